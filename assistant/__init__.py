@@ -1,0 +1,1 @@
+"""A local, offline, terminal voice assistant."""

@@ -1,0 +1,112 @@
+"""`voice-assistant` and its subcommands. Errors a user can fix end as one line on stderr, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Callable
+
+from assistant.config import Config, load_config, render_toml
+from assistant.errors import UserError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="voice-assistant", description="A local, offline voice assistant.")
+    parser.add_argument("--config", metavar="PATH", help="config file (default: ~/.config/voice-assistant/config.toml)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    models = commands.add_parser("models", help="show or download the model files")
+    models.add_argument("action", nargs="?", choices=("status", "pull"), default="status")
+    models.add_argument("names", nargs="*", help="only these models (default: all)")
+
+    transcribe = commands.add_parser("transcribe", help="print the transcript of an audio file")
+    transcribe.add_argument("file")
+
+    say = commands.add_parser("say", help="speak TEXT with the configured voice")
+    say.add_argument("text")
+    say.add_argument("--output", metavar="FILE.wav", help="write a WAV file instead of playing it")
+    say.add_argument("--engine", choices=("kokoro", "piper"), help="override [tts] engine")
+
+    commands.add_parser("config", help="print the documented default config.toml")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Nothing at runtime may reach a model hub; `models pull` lifts this for itself.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = _parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+        handler = _HANDLERS.get(args.command)
+        if handler is None:
+            _parser().print_help()
+            return 0
+        return handler(args, config)
+    except UserError as error:
+        print(f"voice-assistant: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def _models(args: argparse.Namespace, config: Config) -> int:
+    from assistant import models
+
+    if args.action == "pull":
+        return models.pull(config.models_dir, args.names)
+    return models.status(config.models_dir, args.names)
+
+
+def _transcribe(args: argparse.Namespace, config: Config) -> int:
+    from assistant.audio_file import read_speech
+    from assistant.stt import load_stt
+
+    audio = read_speech(args.file)
+
+    async def run() -> str:
+        stt = load_stt(config)
+        try:
+            return await stt.final(audio)
+        finally:
+            stt.close()
+
+    print(asyncio.run(run()))
+    return 0
+
+
+def _say(args: argparse.Namespace, config: Config) -> int:
+    from assistant.audio_file import play, write_wav
+    from assistant.tts import load_tts
+
+    async def run() -> tuple[list, int]:
+        tts = await load_tts(config, engine=args.engine or "kokoro")
+        try:
+            chunks = [chunk.samples async for chunk in tts.synthesize(args.text)]
+            return chunks, tts.sample_rate
+        finally:
+            tts.close()
+
+    chunks, rate = asyncio.run(run())
+    if not chunks:
+        raise UserError(f"nothing to say in {args.text!r} (only markup, emoji or spaces)")
+    if args.output:
+        write_wav(args.output, chunks, rate)
+        print(f"wrote {args.output}")
+    else:
+        play(chunks, rate)
+    return 0
+
+
+def _config(args: argparse.Namespace, config: Config) -> int:
+    print(render_toml(config), end="")
+    return 0
+
+
+_HANDLERS: dict[str | None, Callable[[argparse.Namespace, Config], int]] = {
+    "models": _models,
+    "transcribe": _transcribe,
+    "say": _say,
+    "config": _config,
+}

@@ -1,0 +1,222 @@
+"""`config.toml` → frozen dataclasses, validated with errors that name the file, the key and what was expected.
+
+The dataclass defaults below are the packaged defaults; the documented top-level `config.toml` is rendered
+from them (`voice-assistant config`), so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import ConfigError
+
+
+def setting(default: Any, doc: str, *, min: float | None = None, max: float | None = None,
+            choices: tuple[str, ...] | None = None) -> Any:
+    """A config value: its default, a one-line comment, and the range or choices it accepts."""
+    return field(default=default, metadata={"doc": doc, "min": min, "max": max, "choices": choices})
+
+
+def section(cls: type, doc: str) -> Any:
+    return field(default_factory=cls, metadata={"doc": doc})
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    dir: str = setting("models", "where model files live; relative paths are relative to the working directory")
+
+
+@dataclass(frozen=True)
+class VadConfig:
+    start_threshold: float = setting(0.5, "speech probability that starts speech", min=0.05, max=0.99)
+    end_threshold: float = setting(0.35, "probability below which a frame counts as silence", min=0.01, max=0.99)
+    min_speech_ms: int = setting(96, "voiced time needed before speech is reported (filters clicks)",
+                                 min=0, max=2000)
+    hangover_ms: int = setting(480, "silence after speech before the speech is declared over", min=32, max=5000)
+    threads: int = setting(1, "ONNX Runtime threads for the VAD", min=1, max=16)
+
+
+@dataclass(frozen=True)
+class SttConfig:
+    model: str = setting("tiny.en", "Whisper model: a name from `voice-assistant models status` or a folder path")
+    method: str = setting("fast", "fast = encode only the utterance; reference = plain faster-whisper (30 s window)",
+                          choices=("fast", "reference"))
+    language: str = setting("en", "spoken language (ignored by .en models)")
+    beam_size: int = setting(1, "beam search width (1 = greedy, fastest)", min=1, max=10)
+    threads: int = setting(2, "CTranslate2 CPU threads", min=1, max=64)
+
+
+@dataclass(frozen=True)
+class OllamaConfig:
+    host: str = setting("http://127.0.0.1:11434", "Ollama server URL")
+    model: str = setting("llama3.2:1b", "Ollama model tag (`ollama pull <model>` first)")
+    connect_timeout_s: float = setting(2.0, "seconds to wait for the server to accept the request", min=0.1, max=60)
+    first_token_timeout_s: float = setting(20.0, "seconds to wait for the first token", min=0.5, max=600)
+    token_timeout_s: float = setting(10.0, "seconds to wait between tokens", min=0.5, max=600)
+
+
+@dataclass(frozen=True)
+class EmbeddedLlmConfig:
+    model: str = setting("smollm2-135m-instruct", "GGUF model: a name from `voice-assistant models status` or a path")
+    threads: int = setting(1, "llama.cpp threads (1 leaves the other core to speech)", min=1, max=64)
+    context_tokens: int = setting(2048, "context window in tokens", min=256, max=131072)
+
+
+@dataclass(frozen=True)
+class LlmConfig:
+    backend: str = setting("auto", "auto = Ollama if it answers, else the embedded model",
+                           choices=("auto", "ollama", "embedded"))
+    system_prompt: str = setting(
+        "You are a friendly voice assistant. Answer in one or two short spoken sentences. "
+        "Use plain words: no lists, no markdown, no emoji.",
+        "instructions given to the model before every conversation")
+    max_tokens: int = setting(120, "longest reply in tokens", min=1, max=8192)
+    temperature: float = setting(0.6, "sampling temperature", min=0.0, max=2.0)
+    ollama: OllamaConfig = section(OllamaConfig, "Ollama backend")
+    embedded: EmbeddedLlmConfig = section(EmbeddedLlmConfig, "embedded llama.cpp backend")
+
+
+@dataclass(frozen=True)
+class KokoroConfig:
+    voice: str = setting("af_heart", "Kokoro voice (af_heart, af_bella, am_michael, am_adam, bf_emma, bm_george)")
+    speed: float = setting(1.0, "speaking rate", min=0.5, max=2.0)
+    lang: str = setting("en-us", "phonemizer language", choices=("en-us", "en-gb"))
+    threads: int = setting(2, "ONNX Runtime threads", min=1, max=64)
+
+
+@dataclass(frozen=True)
+class PiperConfig:
+    voice: str = setting("en_US-joe-medium", "Piper voice model name")
+    speed: float = setting(1.0, "speaking rate", min=0.5, max=2.0)
+    threads: int = setting(1, "ONNX Runtime threads", min=1, max=64)
+
+
+@dataclass(frozen=True)
+class TtsConfig:
+    engine: str = setting("auto", "auto = Kokoro if it speaks faster than real time here, else Piper",
+                          choices=("auto", "kokoro", "piper"))
+    kokoro: KokoroConfig = section(KokoroConfig, "Kokoro-82M (quality)")
+    piper: PiperConfig = section(PiperConfig, "Piper (fast)")
+
+
+@dataclass(frozen=True)
+class Config:
+    models: ModelsConfig = section(ModelsConfig, "model files")
+    vad: VadConfig = section(VadConfig, "voice activity detection (Silero)")
+    stt: SttConfig = section(SttConfig, "speech to text (faster-whisper)")
+    llm: LlmConfig = section(LlmConfig, "language model")
+    tts: TtsConfig = section(TtsConfig, "text to speech")
+
+    @property
+    def models_dir(self) -> Path:
+        return Path(self.models.dir).expanduser()
+
+
+def user_config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "voice-assistant" / "config.toml"
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """`--config PATH` if given, else the user's config file if it exists, else the packaged defaults."""
+    if path is None:
+        candidate = user_config_path()
+        if not candidate.is_file():
+            return Config()
+        path = candidate
+    path = Path(path)
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file (hint: `voice-assistant config > {path}`)") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read config file ({error})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    return _build(Config, document, path, prefix="")
+
+
+def _build(cls: type, table: dict[str, Any], path: Path, prefix: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for key, value in table.items():
+        dotted = f"{prefix}{key}"
+        if key not in fields:
+            known = ", ".join(fields)
+            raise ConfigError(f"{path}: unknown key '{dotted}' (expected one of: {known})")
+        expected = hints[key]
+        if dataclasses.is_dataclass(expected):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}: '{dotted}' must be a table [{dotted}], got {_kind(value)}")
+            values[key] = _build(expected, value, path, prefix=f"{dotted}.")
+        else:
+            values[key] = _check_value(value, expected, fields[key].metadata, path, dotted)
+    return cls(**values)
+
+
+def _check_value(value: Any, expected: Any, meta: typing.Mapping[str, Any], path: Path, dotted: str) -> Any:
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(expected, types.UnionType) or not isinstance(value, expected) or (
+            isinstance(value, bool) and expected is not bool):
+        raise ConfigError(f"{path}: '{dotted}' must be {_type_name(expected)}, got {_kind(value)} {value!r}")
+    choices = meta.get("choices")
+    if choices and value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ConfigError(f"{path}: '{dotted}' must be one of {options}, got {value!r}")
+    low, high = meta.get("min"), meta.get("max")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ConfigError(f"{path}: '{dotted}' must be between {low:g} and {high:g}, got {value!r}")
+    return value
+
+
+def _type_name(expected: Any) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(
+        expected, str(expected))
+
+
+def _kind(value: Any) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "a boolean", dict: "a table",
+            list: "an array"}.get(type(value), type(value).__name__)
+
+
+def render_toml(config: Config | None = None) -> str:
+    """The documented config file: every setting with its value and a one-line comment."""
+    config = config or Config()
+    lines = ["# voice-assistant configuration: every setting, with its default.",
+             "# Copy to ~/.config/voice-assistant/config.toml (or pass --config PATH) and edit.", ""]
+    _render_table(config, "", lines)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _render_table(obj: Any, prefix: str, lines: list[str]) -> None:
+    nested = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            nested.append((f, value))
+            continue
+        lines.append(f"# {f.metadata['doc']}")
+        lines.append(f"{f.name} = {_toml_value(value)}")
+    for f, value in nested:
+        name = f"{prefix}{f.name}"
+        if lines and lines[-1] != "":
+            lines.append("")
+        lines.append(f"[{name}]  # {f.metadata['doc']}")
+        _render_table(value, f"{name}.", lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)

@@ -1,0 +1,19 @@
+"""Errors a user can act on: the CLI prints them as one line, never as a traceback."""
+
+
+class UserError(Exception):
+    """Something the user can fix; `str()` names the culprit and says what to do."""
+
+    exit_code = 1
+
+
+class ConfigError(UserError):
+    """A bad config file or value."""
+
+    exit_code = 2
+
+
+class ModelError(UserError):
+    """A model file that is missing, corrupt or cannot be fetched."""
+
+    hint = "run `voice-assistant models pull`"
