@@ -81,7 +81,7 @@ def _say(args: argparse.Namespace, config: Config) -> int:
     from assistant.tts import load_tts
 
     async def run() -> tuple[list, int]:
-        tts = await load_tts(config, engine=args.engine or "kokoro")
+        tts = (await load_tts(config, engine=args.engine or "kokoro")).engine
         try:
             chunks = [chunk.samples async for chunk in tts.synthesize(args.text)]
             return chunks, tts.sample_rate
