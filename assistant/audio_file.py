@@ -41,7 +41,10 @@ def write_wav(path: str | Path, chunks: Sequence[np.ndarray], sample_rate: int) 
 
 def play(chunks: Sequence[np.ndarray], sample_rate: int) -> None:
     """Play on the default speaker and wait until it has been heard."""
-    import sounddevice
+    try:
+        import sounddevice
+    except OSError as error:  # the PortAudio shared library is missing
+        raise UserError(f"cannot play audio: {error} (hint: install libportaudio2, or use --output FILE.wav)") from None
 
     audio = np.concatenate(chunks)
     # A short tail of silence: PortAudio drops the last ~100 ms of buffered audio when a stream stops.

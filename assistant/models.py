@@ -335,7 +335,7 @@ def pull(models_dir: Path, names: Sequence[str]) -> int:
     if failed:
         _warn(f"{len(failed)} of {len(specs)} models not pulled: {', '.join(failed)}")
         return 1
-    _say(f"{len(specs)} models verified in {models_dir}/")
+    _say(f"{len(specs)} model{'s' if len(specs) != 1 else ''} verified in {models_dir}/")
     return 0
 
 

@@ -8,8 +8,8 @@ The "reference" method is plain `WhisperModel.transcribe`, kept to compare again
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 import ctranslate2
@@ -89,8 +89,8 @@ class WhisperStt:
         tail = np.zeros(int(TAIL_SILENCE_S * SAMPLE_RATE), dtype=np.float32)
         features = self._model.feature_extractor(np.concatenate([audio.astype(np.float32), tail]))
         features = features[:, : features.shape[1] - features.shape[1] % 2]  # the encoder halves the frames
-        encoded = self._model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(features[np.newaxis])),
-                                           to_cpu=False)
+        batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(features[np.newaxis]))
+        encoded = self._model.model.encode(batch, to_cpu=False)
         cap = max(MIN_TOKEN_CAP, int(TOKENS_PER_SECOND * len(audio) / SAMPLE_RATE))
         result = self._model.model.generate(
             encoded, [self._prompt], beam_size=self._config.beam_size, max_length=len(self._prompt) + cap,

@@ -4,8 +4,8 @@ import time
 import numpy as np
 import pytest
 
-from assistant.events import SAMPLE_RATE
 from assistant.audio_file import resample
+from assistant.events import SAMPLE_RATE
 from assistant.speakable import speakable
 from tests.util import word_error_rate
 

@@ -28,7 +28,8 @@ def test_finds_the_first_phrase_within_100_ms(silero, jfk):
 
 
 def test_every_long_pause_in_jfk_splits_the_speech(silero, jfk):
-    segments = [(a / SAMPLE_RATE, b / SAMPLE_RATE) for a, b in speech_segments(silero, SpeechDetector(VadConfig()), jfk)]
+    found = speech_segments(silero, SpeechDetector(VadConfig()), jfk)
+    segments = [(a / SAMPLE_RATE, b / SAMPLE_RATE) for a, b in found]
     assert abs(segments[0][0] - JFK_ONSET_S) <= 0.1
     for pause_start, pause_end in JFK_PAUSES_S:
         assert not any(a < pause_start + 0.2 and b > pause_end - 0.2 for a, b in segments), (pause_start, segments)

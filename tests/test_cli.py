@@ -1,0 +1,49 @@
+import subprocess
+import sys
+
+import soundfile
+
+from tests.util import JFK_TEXT, REPO, SHARED_DATA, word_error_rate
+
+
+def run_cli(*args, cwd=REPO, timeout=180):
+    return subprocess.run([sys.executable, "-m", "assistant", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_transcribe_prints_the_transcript_of_a_flac_file():
+    result = run_cli("transcribe", str(SHARED_DATA / "jfk.flac"))
+    assert result.returncode == 0, result.stderr
+    assert word_error_rate(JFK_TEXT, result.stdout) <= 0.10
+
+
+def test_say_writes_kokoro_speech_that_whisper_understands(tmp_path):
+    out = tmp_path / "hello.wav"
+    result = run_cli("say", "Good morning, the kettle is on.", "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    info = soundfile.info(str(out))
+    assert info.samplerate == 24_000 and info.channels == 1 and info.duration > 1.0
+    heard = run_cli("transcribe", str(out))
+    assert word_error_rate("Good morning, the kettle is on.", heard.stdout) <= 0.2, heard.stdout
+
+
+def test_unreadable_audio_is_a_one_line_error(tmp_path):
+    bogus = tmp_path / "notes.wav"
+    bogus.write_text("this is not audio")
+    result = run_cli("transcribe", str(bogus))
+    assert result.returncode == 1
+    assert "notes.wav: not a readable audio file" in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_nothing_to_say_is_a_one_line_error(tmp_path):
+    result = run_cli("say", "🎉 **", "--output", str(tmp_path / "x.wav"))
+    assert result.returncode == 1 and "nothing to say" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_missing_models_name_the_command_to_run(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[models]\ndir = "{tmp_path / "empty"}"\n')
+    result = run_cli("--config", str(config), "transcribe", str(SHARED_DATA / "jfk.flac"))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "voice-assistant models pull" in result.stderr and result.stderr.count("\n") == 1
