@@ -314,14 +314,14 @@ def require(name: str, models_dir: Path) -> Path:
 def status(models_dir: Path, names: Sequence[str]) -> int:
     """One line per model (name, folder, size, state); 0 only if every requested model is verified."""
     specs = _select(names)
-    width = max(len(spec.name) for spec in specs)
+    folders = [f"{Path(models_dir) / spec.folder}/" for spec in specs]
+    name_width, folder_width = max(len(spec.name) for spec in specs), max(map(len, folders))
     all_ok = True
-    for spec in specs:
-        folder = Path(models_dir) / spec.folder
-        problems = [(file, problem) for file, problem in _check(spec, folder) if problem]
+    for spec, folder in zip(specs, folders, strict=True):
+        problems = [(file, problem) for file, problem in _check(spec, Path(folder)) if problem]
         state = "verified" if not problems else _describe(problems)
         all_ok = all_ok and not problems
-        print(f"{spec.name:<{width}}  {str(folder) + '/':<30} {_human(spec.size):>9}  {state}")
+        print(f"{spec.name:<{name_width}}  {folder:<{folder_width}}  {_human(spec.size):>9}  {state}")
     if not all_ok:
         print("run `voice-assistant models pull` to fetch what is missing", file=sys.stderr)
     return 0 if all_ok else 1
@@ -447,10 +447,13 @@ def _pull_model(spec: ModelSpec, models_dir: Path, probes: dict[tuple[str, int],
     stamp = Stamp(folder)
     todo = []
     for file in spec.files:
-        if _check_file(folder, file, stamp) is None:
+        problem = _check_file(folder, file, stamp)
+        if problem is None:
             _say(f"  {file.name}: ok (already verified)")
         else:
             todo.append(file)
+            if problem != "missing":
+                _say(f"  {file.name}: {problem}, fetching it again")
     stamp.save()
     with tempfile.TemporaryDirectory(prefix="voice-assistant-pull-") as scratch:
         ctx = FetchContext(Path(scratch), probes)
