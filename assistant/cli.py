@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     # Nothing at runtime may reach a model hub; `models pull` lifts this for itself.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # OpenMP threads (llama.cpp, CTranslate2) must sleep when idle, not spin on one of our two cores;
+    # libgomp reads this once, when the first engine loads it.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = _parser().parse_args(argv)
     try:
         config = load_config(args.config)

@@ -143,6 +143,10 @@ class _Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             self.state.connections.add(self.connection)
 
+    def handle(self) -> None:
+        with contextlib.suppress(ConnectionError):  # a client dropping a kept-alive connection
+            super().handle()
+
     def finish(self) -> None:
         with self.state.lock:
             self.state.connections.discard(self.connection)

@@ -397,3 +397,31 @@ def test_embedded_model_path_must_exist(config, tmp_path):
 def test_embedded_model_by_name_resolves_through_the_model_store(config):
     path = resolve_gguf(config)
     assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.is_file()
+
+
+def test_embedded_conversation_too_long_for_the_context_says_what_to_do(embedded):
+    huge = [{"role": "user", "content": "word " * 5000}]
+    with pytest.raises(LlmError, match=r"does not fit the embedded model's context .*context_tokens"):
+        asyncio.run(collect(embedded, huge, []))
+    assert "".join(asyncio.run(collect(embedded, QUESTION, []))).strip()
+
+
+def test_embedded_stops_while_still_reading_a_long_prompt(embedded):
+    # ~150 new prompt tokens take ~1.2 s to read at 1 thread; a stop 0.1 s in must not wait for all of them.
+    long_prompt = [{"role": "user", "content": f"Story {time.time()}: " + "Tell me about dragons, knights, "
+                    "castles and the sea, in great and loving detail. " * 8}]
+
+    async def main() -> float:
+        task = asyncio.create_task(collect(embedded, long_prompt, []))
+        await asyncio.sleep(0.1)
+        stopped_at = time.monotonic()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await embedded.engine.run(lambda: None)
+        return time.monotonic() - stopped_at
+
+    free_after = asyncio.run(main())
+    assert embedded.last_stats is not None and embedded.last_stats.stopped
+    assert embedded.last_stats.deltas == 0
+    assert free_after < 0.4, f"engine busy {free_after:.3f}s after a stop during the prompt"

@@ -135,8 +135,7 @@ def test_status_verifies_the_real_files_once_then_trusts_the_stamp(tmp_path, has
     repo_models = REPO / "models"
     missing = [f"{s.folder}/{f.name}" for s in models.MODELS for f in s.files
                if not (repo_models / s.folder / f.name).is_file()]
-    if missing:
-        pytest.skip(f"repo models not pulled ({missing[0]} missing): run `voice-assistant models pull`")
+    assert not missing, f"repo models not pulled ({missing[0]} missing): run `voice-assistant models pull`"
     for spec in models.MODELS:  # hard links: the files are only read, and the stamp is our own
         (tmp_path / spec.folder).mkdir(exist_ok=True)
         for file in spec.files:
