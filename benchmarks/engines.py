@@ -1,6 +1,6 @@
 """Engine benchmark: load times, per-call costs and accuracy of each engine alone. Prints numbers (medians).
 
-    python benchmarks/engines.py [--config PATH] [--repeats N]
+    python benchmarks/engines.py [--config PATH] [--repeats N]     (from the repo root, ../shared beside it)
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import os
 import resource
 import statistics
 import time
@@ -22,8 +23,11 @@ from assistant.llm import load_llm
 from assistant.stt import WhisperStt, resolve_whisper_dir
 from assistant.tts import load_kokoro, load_piper
 from assistant.vad import SileroModel, SpeechDetector, load_silero_model
-from tests.util import JFK_TEXT, SHARED_DATA, word_error_rate
+from assistant.wer import word_error_rate
 
+REPO = Path(__file__).resolve().parents[1]
+JFK = REPO.parent / "shared" / "data" / "jfk.flac"
+JFK_TEXT = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 TTS_TEXT = "Sure, I can help with that. The kitchen lights are now off."
 
@@ -107,6 +111,7 @@ async def bench_llm(config: Config, repeats: int) -> object:
         rates.append((pieces - 1) / max(total - first, 1e-6))
     print(f"llm   {choice.model.name:24} load {load * 1000:.0f} ms; first token {median_ms(firsts)}; "
           f"{statistics.median(rates):.0f} tokens/s")
+    await choice.model.close()
     return choice.model
 
 
@@ -115,10 +120,12 @@ def main() -> None:
     parser.add_argument("--config")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     config = load_config(args.config)
     if not Path(config.models.dir).is_absolute():
-        config = dataclasses.replace(config, models=dataclasses.replace(config.models, dir=str(Path.cwd() / "models")))
-    audio = read_speech(SHARED_DATA / "jfk.flac")
+        models = dataclasses.replace(config.models, dir=str(REPO / config.models.dir))
+        config = dataclasses.replace(config, models=models)
+    audio = read_speech(JFK)
     print("machine: 2 vCPU, no GPU; medians of", args.repeats, "runs")
     keep = [bench_vad(config, audio), *bench_stt(config, audio, args.repeats), *bench_tts(config, args.repeats),
             asyncio.run(bench_llm(config, args.repeats))]

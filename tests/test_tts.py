@@ -26,12 +26,15 @@ def synthesize(engine, text):
 @pytest.mark.parametrize("engine_name", ["kokoro", "piper"])
 def test_round_trip_whisper_recovers_the_words(request, stt, engine_name):
     engine = request.getfixturevalue(engine_name)
+    heard = []
     for sentence in SENTENCES:
         chunks = synthesize(engine, sentence)
         assert chunks and all(c.sample_rate == engine.sample_rate for c in chunks)
         audio = resample(np.concatenate([c.samples for c in chunks]), engine.sample_rate, SAMPLE_RATE)
-        heard = stt.transcribe(audio)
-        assert word_error_rate(sentence, heard) <= 0.2, (sentence, heard)
+        heard.append(stt.transcribe(audio))
+        assert word_error_rate(sentence, heard[-1]) <= 0.34, (sentence, heard[-1])  # a word or two, not garbage
+    # Piper samples its prosody at random and tiny.en slips on a short word now and then: bound the total.
+    assert word_error_rate(" ".join(SENTENCES), " ".join(heard)) <= 0.15, heard
 
 
 def test_one_chunk_per_sentence_carrying_its_text(kokoro):
