@@ -21,6 +21,12 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
 
 def read_speech(path: str | Path) -> np.ndarray:
     """Any file libsndfile reads (WAV, FLAC, OGG, MP3…), as 16 kHz mono float32."""
+    samples, rate = read_mono(path)
+    return resample(samples, rate, SAMPLE_RATE)
+
+
+def read_mono(path: str | Path) -> tuple[np.ndarray, int]:
+    """A whole audio file as mono float32 at its own rate; one-line errors for files that are not audio."""
     path = Path(path)
     try:
         samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
@@ -31,7 +37,7 @@ def read_speech(path: str | Path) -> np.ndarray:
         raise UserError(f"{path}: not a readable audio file ({reason}); use WAV, FLAC, OGG or MP3") from None
     if samples.size == 0:
         raise UserError(f"{path}: the audio file is empty")
-    return resample(samples.mean(axis=1), rate, SAMPLE_RATE)
+    return samples.mean(axis=1), rate
 
 
 def write_wav(path: str | Path, chunks: Sequence[np.ndarray], sample_rate: int) -> None:

@@ -29,6 +29,22 @@ def _parser() -> argparse.ArgumentParser:
     say.add_argument("--output", metavar="FILE.wav", help="write a WAV file instead of playing it")
     say.add_argument("--engine", choices=("kokoro", "piper"), help="override [tts] engine")
 
+    converse = commands.add_parser("converse", help="headless duplex: a WAV file as the mic, a WAV file as the speaker")
+    converse.add_argument("--input", required=True, metavar="IN.wav", help="what the microphone hears (real time)")
+    converse.add_argument("--output", required=True, metavar="OUT.wav", help="what the speaker plays, aligned to IN")
+    converse.add_argument("--metrics", metavar="FILE", help="append per-turn JSON lines here")
+    converse.add_argument("--json", action="store_true", help="print a JSON summary")
+
+    ask = commands.add_parser("ask", help="one spoken question from a WAV file; prints transcript, reply, latency")
+    ask.add_argument("input", metavar="IN.wav")
+    ask.add_argument("--output", metavar="OUT.wav", help="write the spoken reply, aligned to IN")
+    ask.add_argument("--metrics", metavar="FILE", help="append per-turn JSON lines here")
+    ask.add_argument("--json", action="store_true", help="print a JSON summary")
+
+    demo = commands.add_parser("demo", help="the whole pipeline on a built-in spoken question, no microphone needed")
+    demo.add_argument("--output", default="demo.wav", metavar="FILE.wav", help="the conversation (default demo.wav)")
+    demo.add_argument("--json", action="store_true", help="print a JSON summary")
+
     commands.add_parser("config", help="print the documented default config.toml")
     return parser
 
@@ -102,6 +118,49 @@ def _say(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _print_duplex(result, as_json: bool) -> None:
+    import json
+
+    from assistant.duplex import describe_turn
+
+    if as_json:
+        print(json.dumps(result.to_json(), indent=2))
+        return
+    for note in result.engines:
+        print(f"engine:    {note}")
+    for turn in result.turns:
+        print()
+        print("\n".join(describe_turn(turn)))
+    stall = result.loop_stall_ms
+    print(f"\nevent loop: max stall {stall['max']:.1f} ms, p99 {stall['p99']:.1f} ms")
+
+
+def _converse(args: argparse.Namespace, config: Config) -> int:
+    from assistant.duplex import run_duplex
+
+    result = asyncio.run(run_duplex(config, args.input, args.output, args.metrics))
+    _print_duplex(result, args.json)
+    return 0
+
+
+def _ask(args: argparse.Namespace, config: Config) -> int:
+    from assistant.duplex import run_duplex
+
+    result = asyncio.run(run_duplex(config, args.input, args.output, args.metrics, max_turns=1))
+    _print_duplex(result, args.json)
+    return 0 if any(turn["reply"] for turn in result.turns) else 1
+
+
+def _demo(args: argparse.Namespace, config: Config) -> int:
+    from assistant.demo import run_demo
+
+    result = asyncio.run(run_demo(config, args.output, on_progress=None if args.json else print))
+    _print_duplex(result, args.json)
+    if not args.json:
+        print(f"\nwrote the conversation to {args.output}")
+    return 0
+
+
 def _config(args: argparse.Namespace, config: Config) -> int:
     print(render_toml(config), end="")
     return 0
@@ -111,5 +170,8 @@ _HANDLERS: dict[str | None, Callable[[argparse.Namespace, Config], int]] = {
     "models": _models,
     "transcribe": _transcribe,
     "say": _say,
+    "converse": _converse,
+    "ask": _ask,
+    "demo": _demo,
     "config": _config,
 }

@@ -58,8 +58,6 @@ class OllamaConfig:
     host: str = setting("http://127.0.0.1:11434", "Ollama server URL")
     model: str = setting("llama3.2:1b", "Ollama model tag (`ollama pull <model>` first)")
     connect_timeout_s: float = setting(2.0, "seconds to wait for the server to accept the request", min=0.1, max=60)
-    first_token_timeout_s: float = setting(20.0, "seconds to wait for the first token", min=0.5, max=600)
-    token_timeout_s: float = setting(10.0, "seconds to wait between tokens", min=0.5, max=600)
 
 
 @dataclass(frozen=True)
@@ -79,6 +77,8 @@ class LlmConfig:
         "instructions given to the model before every conversation")
     max_tokens: int = setting(120, "longest reply in tokens", min=1, max=8192)
     temperature: float = setting(0.6, "sampling temperature", min=0.0, max=2.0)
+    first_token_timeout_s: float = setting(20.0, "seconds to wait for the first token (any backend)", min=0.5, max=600)
+    token_timeout_s: float = setting(10.0, "seconds to wait between tokens (any backend)", min=0.5, max=600)
     ollama: OllamaConfig = section(OllamaConfig, "Ollama backend")
     embedded: EmbeddedLlmConfig = section(EmbeddedLlmConfig, "embedded llama.cpp backend")
 
@@ -107,8 +107,38 @@ class TtsConfig:
 
 
 @dataclass(frozen=True)
+class AudioConfig:
+    output_sample_rate: int = setting(24000, "speaker sample rate; TTS audio is resampled to it", min=8000, max=192000)
+
+
+@dataclass(frozen=True)
+class ConversationConfig:
+    partial_interval_ms: int = setting(400, "how often to refresh the live transcript while the user speaks",
+                                       min=100, max=10000)
+    preroll_ms: int = setting(200, "audio kept from before the detected speech onset", min=0, max=2000)
+    max_audio_ahead_s: float = setting(4.0, "synthesized audio allowed to wait for the speaker (backpressure)",
+                                       min=0.5, max=60)
+    history_budget_chars: int = setting(4000, "conversation kept for the LLM; oldest turns dropped first",
+                                        min=200, max=200000)
+    stt_timeout_s: float = setting(10.0, "longest wait for a final transcript", min=0.5, max=120)
+    tts_timeout_s: float = setting(15.0, "longest wait for one chunk of speech", min=0.5, max=120)
+    metrics_file: str = setting("~/.local/state/voice-assistant/turns.jsonl",
+                                "one JSON line per turn: transcript, reply, latency (\"\" = off)")
+
+
+@dataclass(frozen=True)
+class BargeInConfig:
+    enabled: bool = setting(True, "stop talking when the user starts speaking")
+    min_speech_ms: int = setting(32, "voiced time that interrupts the assistant (higher = fewer false cuts)",
+                                 min=0, max=1000)
+
+
+@dataclass(frozen=True)
 class Config:
     models: ModelsConfig = section(ModelsConfig, "model files")
+    audio: AudioConfig = section(AudioConfig, "sound input and output")
+    conversation: ConversationConfig = section(ConversationConfig, "turn taking")
+    barge_in: BargeInConfig = section(BargeInConfig, "interrupting the assistant")
     vad: VadConfig = section(VadConfig, "voice activity detection (Silero)")
     stt: SttConfig = section(SttConfig, "speech to text (faster-whisper)")
     llm: LlmConfig = section(LlmConfig, "language model")

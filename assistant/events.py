@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 
@@ -38,3 +39,72 @@ class AudioChunk:
     @property
     def duration(self) -> float:
         return len(self.samples) / self.sample_rate
+
+
+@dataclass(frozen=True, eq=False)
+class MicFrame:
+    """One 32 ms microphone frame; `start` is the index of its first sample on the input timeline."""
+
+    samples: np.ndarray = field(repr=False)
+    start: int
+
+
+class State(StrEnum):
+    LISTENING = "listening"
+    USER_SPEAKING = "user speaking"
+    THINKING = "thinking"
+    SPEAKING = "speaking"
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    state: State
+
+
+@dataclass(frozen=True)
+class MicLevel:
+    """Per frame, for a level meter: RMS in dBFS and the VAD's speech probability."""
+
+    dbfs: float
+    speech_probability: float
+
+
+@dataclass(frozen=True)
+class PartialTranscript:
+    text: str
+
+
+@dataclass(frozen=True)
+class FinalTranscript:
+    text: str
+
+
+@dataclass(frozen=True)
+class ReplyDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ReplyInterrupted:
+    """The user cut in: `heard` is what was played before the speaker went silent."""
+
+    heard: str
+    barge_in_ms: float
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something went wrong in a turn; the session goes on."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class TurnFinished:
+    """One turn's record (transcript, reply, outcome, metrics in ms on the input timeline)."""
+
+    record: dict = field(hash=False)
+
+
+ConversationEvent = (StateChanged | MicLevel | PartialTranscript | FinalTranscript | ReplyDelta | ReplyInterrupted
+                     | Notice | TurnFinished)

@@ -154,13 +154,13 @@ class OllamaLlm:
 
     async def preload(self) -> None:
         """Have Ollama load the model now (a chat with no messages), so the first turn does not wait for it."""
-        limit = self._ollama.connect_timeout_s + self._ollama.first_token_timeout_s
+        limit = self._ollama.connect_timeout_s + self._config.first_token_timeout_s
         try:
             async with asyncio.timeout(limit):
                 await self._client.chat(model=self._ollama.model, messages=[], stream=False)
         except TimeoutError:
             raise LlmError(f"Ollama did not load model '{self._ollama.model}' within {limit:g}s "
-                           "(raise [llm.ollama] first_token_timeout_s)") from None
+                           "(raise [llm] first_token_timeout_s)") from None
         except (ConnectionError, httpx.HTTPError, ollama.ResponseError, ValueError) as error:
             raise self._error(error) from error
 
@@ -188,7 +188,7 @@ class OllamaLlm:
 
     async def _first_part(self, parts: AsyncIterator[ollama.ChatResponse]) -> ollama.ChatResponse | None:
         loop = asyncio.get_running_loop()
-        connect, first = self._ollama.connect_timeout_s, self._ollama.first_token_timeout_s
+        connect, first = self._ollama.connect_timeout_s, self._config.first_token_timeout_s
         sent = False
         try:
             # Until the request is sent the limit is connect + first (a fallback, should the trace never come);
@@ -209,19 +209,19 @@ class OllamaLlm:
         except TimeoutError:
             if sent:
                 raise LlmError(f"Ollama sent no first token within {first:g}s (model '{self._ollama.model}' "
-                               "may still be loading: raise [llm.ollama] first_token_timeout_s)") from None
+                               "may still be loading: raise [llm] first_token_timeout_s)") from None
             raise LlmError(f"Ollama at {self._ollama.host} did not take the request within {connect:g}s: "
                            "is it overloaded? (or set [llm] backend = \"embedded\")") from None
         except (ConnectionError, httpx.HTTPError, ollama.ResponseError, ValueError) as error:
             raise self._error(error) from error
 
     async def _next_part(self, parts: AsyncIterator[ollama.ChatResponse]) -> ollama.ChatResponse | None:
-        limit = self._ollama.token_timeout_s
+        limit = self._config.token_timeout_s
         try:
             async with asyncio.timeout(limit):
                 return await anext(parts, None)
         except TimeoutError:
-            raise LlmError(f"Ollama stalled: no token for {limit:g}s (raise [llm.ollama] token_timeout_s)") from None
+            raise LlmError(f"Ollama stalled: no token for {limit:g}s (raise [llm] token_timeout_s)") from None
         except (ConnectionError, httpx.HTTPError, ollama.ResponseError, ValueError) as error:
             raise self._error(error) from error
 

@@ -17,6 +17,7 @@ from typing import Protocol
 import numpy as np
 import onnxruntime as ort
 
+from assistant.audio_file import resample
 from assistant.config import Config, KokoroConfig, PiperConfig
 from assistant.engine_thread import EngineThread, StopToken
 from assistant.errors import ModelError
@@ -33,7 +34,9 @@ class TextToSpeech(Protocol):
     name: str
     sample_rate: int
 
-    def synthesize(self, text: str) -> AsyncIterator[AudioChunk]: ...
+    def synthesize(self, text: str, sample_rate: int | None = None) -> AsyncIterator[AudioChunk]:
+        """One chunk per sentence, at `sample_rate` if given (resampled on the engine's thread)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -56,25 +59,30 @@ class OnnxVoice:
     def __init__(self) -> None:
         self._thread = EngineThread(f"tts-{self.name.split()[0].lower()}")
 
-    async def synthesize(self, text: str) -> AsyncIterator[AudioChunk]:
+    async def synthesize(self, text: str, sample_rate: int | None = None) -> AsyncIterator[AudioChunk]:
+        rate = sample_rate or self.sample_rate
         token = StopToken()
         try:
             for sentence in _SENTENCE_END.split(speakable(text)):
                 if not speakable(sentence):
                     continue
-                samples = await self._thread.run(self._render, sentence, token.run_options)
+                samples = await self._thread.run(self._render_sentence, sentence, token.run_options, rate)
                 if samples.size:
-                    yield AudioChunk(self._with_pause(samples, sentence), self.sample_rate, sentence)
+                    yield AudioChunk(samples, rate, sentence)
         finally:
             token.stop()  # a cancelled or abandoned utterance stops its running inference too
+
+    def _render_sentence(self, sentence: str, run_options: ort.RunOptions, rate: int) -> np.ndarray:
+        samples = self._render(sentence, run_options)
+        if not samples.size:
+            return samples
+        pause = SENTENCE_PAUSE_S if sentence.rstrip()[-1:] in ".!?" else CLAUSE_PAUSE_S
+        samples = np.concatenate([samples, np.zeros(int(pause * self.sample_rate), dtype=np.float32)])
+        return resample(samples, self.sample_rate, rate)
 
     def render_blocking(self, text: str) -> np.ndarray:
         """All of `text` in one array, on the caller's thread (warm-up and measurement)."""
         return self._render(speakable(text), ort.RunOptions())
-
-    def _with_pause(self, samples: np.ndarray, sentence: str) -> np.ndarray:
-        pause = SENTENCE_PAUSE_S if sentence.rstrip()[-1:] in ".!?" else CLAUSE_PAUSE_S
-        return np.concatenate([samples, np.zeros(int(pause * self.sample_rate), dtype=np.float32)])
 
     def _render(self, text: str, run_options: ort.RunOptions) -> np.ndarray:
         raise NotImplementedError

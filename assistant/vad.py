@@ -56,6 +56,10 @@ class SpeechDetector:
         self._hangover = config.hangover_ms * SAMPLE_RATE // 1000
         self.reset()
 
+    def set_min_speech_ms(self, ms: int) -> None:
+        """Barge-in wants a quicker trigger while the assistant talks than a turn start does."""
+        self._min_speech = ms * SAMPLE_RATE // 1000
+
     def reset(self) -> None:
         self.speaking = False
         self._onset: int | None = None
@@ -118,6 +122,8 @@ class VadResult:
 class VoiceActivityDetector(Protocol):
     async def process(self, frame: np.ndarray, frame_start: int) -> VadResult: ...
 
+    def set_min_speech_ms(self, ms: int) -> None: ...
+
     def reset(self) -> None: ...
 
     def close(self) -> None: ...
@@ -135,9 +141,8 @@ class SileroVad:
         probability = await self._thread.run(self._model.probability, frame)
         return VadResult(probability, self._detector.feed(probability, frame_start))
 
-    @property
-    def speaking(self) -> bool:
-        return self._detector.speaking
+    def set_min_speech_ms(self, ms: int) -> None:
+        self._detector.set_min_speech_ms(ms)
 
     def reset(self) -> None:
         self._detector.reset()

@@ -27,9 +27,9 @@ def test_every_setting_has_a_comment():
 
 
 def test_values_override_defaults(tmp_path):
-    config = load_config(write(tmp_path, '[stt]\nmethod = "reference"\n[llm.ollama]\ntoken_timeout_s = 3\n'))
+    config = load_config(write(tmp_path, '[stt]\nmethod = "reference"\n[llm]\ntoken_timeout_s = 3\n'))
     assert config.stt.method == "reference"
-    assert config.llm.ollama.token_timeout_s == 3.0
+    assert config.llm.token_timeout_s == 3.0
     assert config.tts == Config().tts
 
 

@@ -37,9 +37,10 @@ def closed_port_host() -> str:
 
 def llm_config(config: Config, host: str, *, backend: str = "ollama", model: str = MODEL,
                max_tokens: int = 120) -> Config:
-    ollama = OllamaConfig(host=host, model=model, connect_timeout_s=FAULT_TIMEOUT_S,
-                          first_token_timeout_s=FAULT_TIMEOUT_S, token_timeout_s=FAULT_TIMEOUT_S)
-    return dataclasses.replace(config, llm=LlmConfig(backend=backend, max_tokens=max_tokens, ollama=ollama))
+    ollama = OllamaConfig(host=host, model=model, connect_timeout_s=FAULT_TIMEOUT_S)
+    return dataclasses.replace(config, llm=LlmConfig(backend=backend, max_tokens=max_tokens, ollama=ollama,
+                                                     first_token_timeout_s=FAULT_TIMEOUT_S,
+                                                     token_timeout_s=FAULT_TIMEOUT_S))
 
 
 async def collect(model: LanguageModel, messages: list[dict[str, str]], into: list[str]) -> list[str]:

@@ -1,0 +1,1 @@
+"""Microphones and speakers: WAV files now, sound devices behind the same interfaces."""

@@ -1,0 +1,100 @@
+"""The chunk buffer a speaker's output callback pulls from, and the handle of each queued chunk.
+
+The buffer is thread-safe: a sound-device callback pulls on PortAudio's thread while the event loop enqueues
+and flushes. Each pull says which chunks started or finished inside the block, at which sample; the speaker
+turns that into times (the block's playback time + offset / rate) and reports them on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.events import AudioChunk
+
+
+class PlayingChunk:
+    """A chunk handed to a speaker: how much of it has been played, and when it started and ended."""
+
+    def __init__(self, chunk: AudioChunk) -> None:
+        self.chunk = chunk
+        self.played = 0  # samples handed to the device
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self.dropped = False
+        self.done = asyncio.Event()  # set once finished or dropped
+
+    @property
+    def total(self) -> int:
+        return len(self.chunk.samples)
+
+    @property
+    def played_fraction(self) -> float:
+        return self.played / self.total if self.total else 1.0
+
+    def mark_started(self, when: float) -> None:
+        self.started_at = when
+
+    def mark_finished(self, when: float) -> None:
+        self.finished_at = when
+        self.done.set()
+
+    def mark_dropped(self) -> None:
+        self.dropped = True
+        self.done.set()
+
+
+@dataclass
+class Pulled:
+    """One block of output and the chunk boundaries inside it (sample offsets within the block)."""
+
+    samples: np.ndarray
+    started: list[tuple[PlayingChunk, int]] = field(default_factory=list)
+    finished: list[tuple[PlayingChunk, int]] = field(default_factory=list)
+
+
+class ChunkBuffer:
+    def __init__(self) -> None:
+        self._queue: deque[PlayingChunk] = deque()
+        self._lock = threading.Lock()
+        self._queued = 0
+
+    def add(self, playing: PlayingChunk) -> None:
+        with self._lock:
+            self._queue.append(playing)
+            self._queued += playing.total
+
+    @property
+    def queued_samples(self) -> int:
+        return self._queued
+
+    def pull(self, count: int) -> Pulled:
+        """The next `count` samples: queued audio, then silence."""
+        out = Pulled(np.zeros(count, dtype=np.float32))
+        position = 0
+        with self._lock:
+            while position < count and self._queue:
+                playing = self._queue[0]
+                if playing.played == 0:
+                    out.started.append((playing, position))
+                take = min(count - position, playing.total - playing.played)
+                out.samples[position:position + take] = playing.chunk.samples[playing.played:playing.played + take]
+                playing.played += take
+                position += take
+                self._queued -= take
+                if playing.played == playing.total:
+                    self._queue.popleft()
+                    out.finished.append((playing, position))
+        return out
+
+    def clear(self) -> list[PlayingChunk]:
+        """Drop everything still queued (the first may be partly played); returns the dropped handles."""
+        with self._lock:
+            dropped = list(self._queue)
+            self._queue.clear()
+            self._queued = 0
+        return dropped

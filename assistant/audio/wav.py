@@ -1,0 +1,124 @@
+"""A WAV file as the microphone (paced in real time) and a WAV file as the speaker, on one timeline.
+
+The speaker behaves like a sound card whose clock is the microphone's: every few milliseconds it "plays" the
+samples due since its last block, so OUT.wav is sample-aligned with IN.wav (OUT sample k sounds at input time
+k / rate) and a flush is silent from the next block on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+
+from assistant.audio.playback import ChunkBuffer, PlayingChunk
+from assistant.audio_file import read_speech, write_wav
+from assistant.events import FRAME_SAMPLES, SAMPLE_RATE, AudioChunk, MicFrame
+
+SPEAKER_BLOCK_S = 0.005
+
+
+class WavMicrophone:
+    """Frames of a file in real time, as a microphone would deliver them; then silence until closed."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.audio = read_speech(path)  # blocking: construct before the session starts
+        self.started_at: float | None = None
+        self.input_done = asyncio.Event()  # the file has been played in full
+        self._closed = False
+
+    @property
+    def duration(self) -> float:
+        return len(self.audio) / SAMPLE_RATE
+
+    def time_of(self, sample: int) -> float:
+        assert self.started_at is not None, "the microphone has not started"
+        return self.started_at + sample / SAMPLE_RATE
+
+    async def frames(self) -> AsyncIterator[MicFrame]:
+        self.started_at = time.monotonic()
+        index = 0
+        silence = np.zeros(FRAME_SAMPLES, dtype=np.float32)
+        while not self._closed:
+            start = index * FRAME_SAMPLES
+            # a frame is delivered once its last sample has been "captured"
+            await asyncio.sleep(max(0.0, self.time_of(start + FRAME_SAMPLES) - time.monotonic()))
+            samples = self.audio[start:start + FRAME_SAMPLES]
+            if len(samples) < FRAME_SAMPLES:
+                self.input_done.set()
+                samples = np.concatenate([samples, silence[len(samples):]])
+            yield MicFrame(samples, start)
+            index += 1
+
+    def close(self) -> None:
+        self._closed = True
+
+
+class WavSpeaker:
+    """Plays into memory on the microphone's clock; `close()` writes the file."""
+
+    def __init__(self, path: str | Path | None, sample_rate: int, microphone: WavMicrophone) -> None:
+        self.path = path
+        self.sample_rate = sample_rate
+        self._mic = microphone
+        self._buffer = ChunkBuffer()
+        self._blocks: list[np.ndarray] = []
+        self._written = 0  # output samples produced so far
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._clock(), name="wav-speaker")
+
+    @property
+    def audio(self) -> np.ndarray:
+        return np.concatenate(self._blocks) if self._blocks else np.zeros(0, dtype=np.float32)
+
+    def _time_of(self, output_sample: int) -> float:
+        return self._mic.time_of(0) + output_sample / self.sample_rate
+
+    def _play_due(self) -> None:
+        due = int((time.monotonic() - self._mic.time_of(0)) * self.sample_rate) - self._written
+        if due <= 0:
+            return
+        pulled = self._buffer.pull(due)
+        for playing, offset in pulled.started:
+            playing.mark_started(self._time_of(self._written + offset))
+        for playing, offset in pulled.finished:
+            playing.mark_finished(self._time_of(self._written + offset))
+        self._blocks.append(pulled.samples)
+        self._written += due
+
+    async def _clock(self) -> None:
+        while self._mic.started_at is None:
+            await asyncio.sleep(SPEAKER_BLOCK_S)
+        while True:
+            self._play_due()
+            await asyncio.sleep(SPEAKER_BLOCK_S)
+
+    def enqueue(self, chunk: AudioChunk) -> PlayingChunk:
+        if chunk.sample_rate != self.sample_rate:
+            raise ValueError(f"speaker plays {self.sample_rate} Hz, chunk is {chunk.sample_rate} Hz")
+        playing = PlayingChunk(chunk)
+        self._buffer.add(playing)
+        return playing
+
+    def flush(self) -> float:
+        self._play_due()  # everything due until now has sounded; nothing after it will
+        for playing in self._buffer.clear():
+            playing.mark_dropped()
+        return time.monotonic()
+
+    @property
+    def queued_seconds(self) -> float:
+        return self._buffer.queued_samples / self.sample_rate
+
+    def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+        if self._mic.started_at is not None:
+            self._play_due()
+        if self.path is not None:
+            write_wav(self.path, [self.audio], self.sample_rate)

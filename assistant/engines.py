@@ -1,0 +1,57 @@
+"""The four engines a conversation needs, loaded side by side off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from assistant.config import Config
+from assistant.engine_thread import EngineThread
+from assistant.llm import LanguageModel, load_llm
+from assistant.stt import SpeechToText, load_stt
+from assistant.tts import TextToSpeech, load_tts
+from assistant.vad import VoiceActivityDetector, load_vad
+
+
+@dataclass
+class Engines:
+    vad: VoiceActivityDetector
+    stt: SpeechToText
+    llm: LanguageModel
+    tts: TextToSpeech
+    notes: list[str]  # which backend/engine was picked, and why
+
+    async def close(self) -> None:
+        self.vad.close()
+        self.stt.close()
+        self.tts.close()
+        await self.llm.close()
+
+
+async def load_engines(config: Config, on_progress: Callable[[str], None] = lambda message: None) -> Engines:
+    """Load VAD, STT, LLM and TTS concurrently, each on a loader thread; reports each as it becomes ready."""
+    loader = EngineThread("load-vad-stt")
+
+    async def speech_in() -> tuple:
+        vad = await loader.run(load_vad, config)
+        on_progress("VAD ready (Silero)")
+        stt = await loader.run(load_stt, config)
+        on_progress(f"STT ready (Whisper {config.stt.model}, {config.stt.method})")
+        return vad, stt
+
+    async def language() -> tuple:
+        choice = await load_llm(config)
+        on_progress(f"LLM ready: {choice.reason}")
+        return choice
+
+    async def speech_out() -> tuple:
+        choice = await load_tts(config)
+        on_progress(f"TTS ready: {choice.reason}")
+        return choice
+
+    try:
+        (vad, stt), llm_choice, tts_choice = await asyncio.gather(speech_in(), language(), speech_out())
+    finally:
+        loader.close()
+    return Engines(vad, stt, llm_choice.model, tts_choice.engine, [llm_choice.reason, tts_choice.reason])
