@@ -16,6 +16,7 @@ from assistant.config import Config
 from assistant.conversation import Conversation
 from assistant.engines import Engines, load_engines
 from assistant.events import ConversationEvent
+from assistant.history import Message
 from assistant.metrics import STAGES, LoopMonitor, TurnLog
 
 POLL_S = 0.05
@@ -29,6 +30,7 @@ class DuplexResult:
     engines: list[str]
     input_s: float
     output_s: float
+    history: list[Message]
 
     def to_json(self) -> dict:
         return {"turns": self.turns, "loop_stall_ms": self.loop_stall_ms, "engines": self.engines,
@@ -66,7 +68,7 @@ async def run_duplex(config: Config, input_path: str | Path, output_path: str | 
         if own_engines:
             await engines.close()
     return DuplexResult([r.to_json() for r in conversation.records], monitor.summary_ms(), engines.notes,
-                        microphone.duration, len(speaker.audio) / speaker.sample_rate)
+                        microphone.duration, len(speaker.audio) / speaker.sample_rate, conversation.history.messages)
 
 
 async def _until_done(conversation: Conversation, microphone: WavMicrophone, max_turns: int | None) -> None:

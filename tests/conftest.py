@@ -48,3 +48,21 @@ def piper(config):
     engine = load_piper(config)
     yield engine
     engine.close()
+
+
+@pytest.fixture(scope="session")
+def question_voice(config):
+    """A Kokoro voice other than the assistant's, to speak test questions (16 kHz arrays)."""
+    from assistant.tts import load_kokoro
+
+    voice = load_kokoro(dataclasses.replace(config, tts=dataclasses.replace(
+        config.tts, kokoro=dataclasses.replace(config.tts.kokoro, voice="bm_george"))))
+
+    def speak(text: str) -> np.ndarray:
+        from assistant.audio_file import resample
+        from assistant.events import SAMPLE_RATE
+
+        return resample(voice.render_blocking(text), voice.sample_rate, SAMPLE_RATE)
+
+    yield speak
+    voice.close()

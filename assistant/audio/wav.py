@@ -8,6 +8,7 @@ k / rate) and a flush is silent from the next block on.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -80,7 +81,7 @@ class WavSpeaker:
         return self._mic.time_of(0) + output_sample / self.sample_rate
 
     def _play_due(self) -> None:
-        due = int((time.monotonic() - self._mic.time_of(0)) * self.sample_rate) - self._written
+        due = math.ceil((time.monotonic() - self._mic.time_of(0)) * self.sample_rate) - self._written
         if due <= 0:
             return
         pulled = self._buffer.pull(due)
@@ -101,6 +102,7 @@ class WavSpeaker:
     def enqueue(self, chunk: AudioChunk) -> PlayingChunk:
         if chunk.sample_rate != self.sample_rate:
             raise ValueError(f"speaker plays {self.sample_rate} Hz, chunk is {chunk.sample_rate} Hz")
+        self._play_due()  # silence until now: a chunk can only start playing after it arrives
         playing = PlayingChunk(chunk)
         self._buffer.add(playing)
         return playing

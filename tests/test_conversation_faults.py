@@ -1,0 +1,121 @@
+"""Timing and fault tests: real VAD on real speech, scripted STT/LLM/TTS misbehaving on cue."""
+
+import asyncio
+import dataclasses
+
+import pytest
+
+from assistant.duplex import run_duplex
+from assistant.engines import Engines
+from assistant.events import SAMPLE_RATE, Notice
+from assistant.llm import LlmError
+from assistant.vad import load_vad
+from tests.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
+from tests.timeline import place
+
+# Two questions: the first turn meets the fault, the second must work as if nothing happened.
+FIRST_AT, SECOND_AT = 0.3, 5.0
+
+
+@pytest.fixture
+def two_questions(jfk, tmp_path):
+    phrase = jfk[: int(2.3 * SAMPLE_RATE)]  # "And so my fellow Americans"
+    truth = place([(FIRST_AT, phrase), (SECOND_AT, phrase)], total_s=9.0, path=tmp_path / "in.wav")
+    return tmp_path / "in.wav", truth
+
+
+def fast_config(config):
+    llm = dataclasses.replace(config.llm, first_token_timeout_s=1.0, token_timeout_s=1.0,
+                              ollama=dataclasses.replace(config.llm.ollama, connect_timeout_s=0.2))
+    return dataclasses.replace(config, llm=llm,
+                               conversation=dataclasses.replace(config.conversation, metrics_file="",
+                                                                tts_timeout_s=1.0, stt_timeout_s=1.0))
+
+
+def converse(config, wav, tmp_path, stt, llm, tts):
+    notices = []
+    engines = Engines(load_vad(config), stt, llm, tts, ["scripted"])
+
+    async def run():
+        try:
+            return await run_duplex(config, wav, tmp_path / "out.wav", engines=engines,
+                                    on_event=lambda e: notices.append(e.message) if isinstance(e, Notice) else None)
+        finally:
+            engines.vad.close()
+
+    return asyncio.run(run()), notices
+
+
+FAULTS = {
+    "slow first token": [[0.8, "Fine, ", "thanks."]],
+    "hang before first token": [["HANG"]],
+    "hang mid-stream": [["Let me think, ", "HANG"]],
+    "error mid-stream": [["Well, ", "the answer is", LlmError("Ollama error: out of memory")]],
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_llm_faults_end_the_turn_and_the_next_turn_works(config, two_questions, tmp_path, fault):
+    wav, _ = two_questions
+    llm = ScriptedLlm([*FAULTS[fault], ["The second answer."]])
+    result, notices = converse(fast_config(config), wav, tmp_path, ScriptedStt(["first", "second"]), llm,
+                               ScriptedTts())
+    first, second = result.turns
+    if fault == "slow first token":
+        assert first["outcome"] == "replied" and first["reply"] == "Fine, thanks."
+    else:
+        assert first["outcome"] == "failed" and notices and first["notice"]
+        assert first["times_ms"].get("first_audio") is not None  # the spoken notice ("Sorry, …") was played
+    assert second["outcome"] == "replied" and second["reply"] == "The second answer."
+    assert second["times_ms"]["first_audio"] / 1000 > SECOND_AT
+
+
+def test_a_partial_reply_cut_by_an_error_stays_in_history_as_interrupted(config, two_questions, tmp_path):
+    wav, _ = two_questions
+    llm = ScriptedLlm([["Paris is the capital. ", 0.6, "And also", LlmError("connection reset")], ["Two."]])
+    result, _ = converse(fast_config(config), wav, tmp_path, ScriptedStt(["q1", "q2"]), llm, ScriptedTts())
+    assistant = [m for m in result.history if m.role == "assistant"]
+    assert assistant[0].interrupted and assistant[0].content == "Paris is the capital."
+    assert assistant[1].content == "Two." and not assistant[1].interrupted
+
+
+def test_tts_failure_skips_that_chunk_and_keeps_speaking(config, two_questions, tmp_path):
+    wav, _ = two_questions
+    llm = ScriptedLlm([["First part, ", "BROKEN sentence here. ", "Last sentence."], ["Ok."]])
+    result, notices = converse(fast_config(config), wav, tmp_path, ScriptedStt(["a", "b"]), llm,
+                               ScriptedTts(fail_marker="BROKEN"))
+    assert any("BROKEN" in n for n in notices)
+    assert result.turns[0]["outcome"] == "replied"
+    assert result.turns[1]["outcome"] == "replied"
+
+
+def test_stt_failure_is_a_notice_and_listening_goes_on(config, two_questions, tmp_path):
+    wav, _ = two_questions
+    result, notices = converse(fast_config(config), wav, tmp_path, ScriptedStt(["", "second"], fail_on={1}),
+                               ScriptedLlm([["Yes."]]), ScriptedTts())
+    assert result.turns[0]["outcome"] == "failed" and "transcribe" in notices[0]
+    assert result.turns[1]["outcome"] == "replied"
+
+
+def test_backpressure_generation_waits_for_the_speaker(config, two_questions, tmp_path):
+    wav, _ = two_questions
+    long_reply = [f"Sentence number {i} goes on for a while. " for i in range(12)]  # ~2.4 s of tone each
+    tts = ScriptedTts()
+    synthesized = []
+    original = tts.synthesize
+
+    async def counting(text, sample_rate=None):
+        synthesized.append(text)
+        async for chunk in original(text, sample_rate):
+            yield chunk
+
+    tts.synthesize = counting
+    base = fast_config(config)
+    config = dataclasses.replace(base, conversation=dataclasses.replace(base.conversation, max_audio_ahead_s=2.0))
+    result, _ = converse(config, wav, tmp_path, ScriptedStt(["a", "b"]), ScriptedLlm([long_reply, ["Ok."]]), tts)
+    first = result.turns[0]
+    # The second question cut in ~2 s after the reply started: with 2 s allowed ahead of the speaker, only the
+    # sentences being played or next in line had been synthesized, not all twelve.
+    assert first["outcome"] == "interrupted"
+    played_s = (SECOND_AT - first["times_ms"]["first_audio"] / 1000)
+    assert synthesized.index("Ok.") <= int((played_s + 2.0) / 2.4) + 2 < 12, synthesized
