@@ -47,3 +47,44 @@ def test_missing_models_name_the_command_to_run(tmp_path):
     result = run_cli("--config", str(config), "transcribe", str(SHARED_DATA / "jfk.flac"))
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "voice-assistant models pull" in result.stderr and result.stderr.count("\n") == 1
+
+
+def isolated_config(tmp_path, **extra):
+    """Config for a CLI run: repo models, metrics in tmp, the embedded LLM (no Ollama here)."""
+    path = tmp_path / "config.toml"
+    path.write_text(f'[models]\ndir = "{REPO / "models"}"\n'
+                    f'[conversation]\nmetrics_file = "{tmp_path / "turns.jsonl"}"\n'
+                    '[llm]\nbackend = "embedded"\n' + "".join(f"{line}\n" for line in extra.values()))
+    return path
+
+
+def test_ask_prints_a_json_summary_and_writes_the_reply(tmp_path, question_voice):
+    import json
+
+    from tests.timeline import place
+
+    place([(0.3, question_voice("What colour is the sky?"))], total_s=3.0, path=tmp_path / "in.wav")
+    config = isolated_config(tmp_path, tts='[tts]\nengine = "piper"')
+    result = run_cli("--config", str(config), "ask", str(tmp_path / "in.wav"), "--output", str(tmp_path / "out.wav"),
+                     "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    (turn,) = summary["turns"]
+    assert word_error_rate("What colour is the sky?", turn["transcript"]) <= 0.4, turn["transcript"]
+    assert turn["reply"] and turn["interrupted"] is False
+    assert set(turn["times_ms"]) >= {"speech_start", "speech_end", "end_of_turn", "stt_final", "llm_first_token",
+                                     "first_tts_chunk", "first_audio"}
+    assert turn["voice_to_voice_ms"] > 0 and summary["loop_stall_ms"]["max"] >= 0
+    assert soundfile.info(str(tmp_path / "out.wav")).duration >= 3.0
+    logged = [json.loads(line) for line in (tmp_path / "turns.jsonl").read_text().splitlines()]
+    assert [t["transcript"] for t in logged] == [turn["transcript"]]
+
+
+def test_demo_runs_the_whole_pipeline_without_a_microphone(tmp_path):
+    config = isolated_config(tmp_path)
+    result = run_cli("--config", str(config), "demo", "--output", str(tmp_path / "demo.wav"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "you:       What is the capital of France?" in result.stdout
+    assert "voice-to-voice" in result.stdout and "event loop: max stall" in result.stdout
+    info = soundfile.info(str(tmp_path / "demo.wav"))
+    assert info.samplerate == 24_000 and info.duration > 3.0
