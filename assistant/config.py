@@ -129,8 +129,12 @@ class ConversationConfig:
 @dataclass(frozen=True)
 class BargeInConfig:
     enabled: bool = setting(True, "stop talking when the user starts speaking")
-    min_speech_ms: int = setting(32, "voiced time that interrupts the assistant (higher = fewer false cuts)",
+    pause_threshold: float = setting(0.15, "speech probability that pauses the reply at once, before it is sure",
+                                     min=0.01, max=0.99)
+    min_speech_ms: int = setting(64, "voiced time that confirms an interruption (higher = fewer false cuts)",
                                  min=0, max=1000)
+    resume_after_ms: int = setting(320, "an unconfirmed pause resumes the reply after this much quiet",
+                                   min=32, max=5000)
 
 
 @dataclass(frozen=True)

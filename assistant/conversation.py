@@ -98,6 +98,9 @@ class Conversation:
         self._partial: asyncio.Task | None = None
         self._next_partial_at = 0
         self._background: set[asyncio.Task] = set()
+        self._paused_at: float | None = None  # the reply is paused on a hint of speech, not yet a barge-in
+        self._pause_onset = 0
+        self._quiet_samples = 0
 
     # ---- plumbing
 
@@ -118,6 +121,9 @@ class Conversation:
             assistant_active = state in (State.THINKING, State.SPEAKING)
             self.engines.vad.set_min_speech_ms(self.config.barge_in.min_speech_ms if assistant_active
                                                else self.config.vad.min_speech_ms)
+            if state != State.SPEAKING and self._paused_at is not None:
+                self._paused_at = None
+                self.speaker.resume()
 
     def _ms(self, when: float) -> float:
         """A monotonic time as ms on the input timeline."""
@@ -152,6 +158,8 @@ class Conversation:
         self._emit(MicLevel(20 * math.log10(max(rms, 1e-6)), result.probability))
         if isinstance(result.event, SpeechStarted):
             self._on_speech_started(result.event.sample)
+        elif self.state == State.SPEAKING and self.config.barge_in.enabled:
+            self._pause_on_a_hint_of_speech(result.probability, frame.start)
         elif isinstance(result.event, SpeechEnded):
             self._on_speech_ended(result.event.sample)
         elif self.state == State.USER_SPEAKING and result.probability >= self.config.vad.start_threshold:
@@ -217,8 +225,28 @@ class Conversation:
 
     # ---- barge-in
 
+    def _pause_on_a_hint_of_speech(self, probability: float, frame_start: int) -> None:
+        """Silero needs 30–150 ms to be sure of speech; pausing on its first hint makes the cut feel instant.
+
+        If the VAD confirms speech, the barge-in flushes the paused reply; if it stays quiet (a cough, a knock),
+        the reply resumes where it stopped.
+        """
+        settings = self.config.barge_in
+        if probability >= settings.pause_threshold:
+            if self._paused_at is None:
+                self._paused_at, self._pause_onset = self.speaker.pause(), frame_start
+            self._quiet_samples = 0
+        elif self._paused_at is not None:
+            self._quiet_samples += FRAME_SAMPLES
+            if self._quiet_samples >= settings.resume_after_ms * SAMPLE_RATE // 1000:
+                self._paused_at = None
+                self.speaker.resume()
+
     def _barge_in(self, onset: int) -> None:
         silent_at = self.speaker.flush()  # first: the user must not hear another word
+        if self._paused_at is not None:  # it already went silent on the first hint of this speech
+            silent_at, onset = self._paused_at, min(onset, self._pause_onset)
+            self._paused_at = None
         turn = self._answering
         if turn is None:
             return

@@ -62,6 +62,7 @@ class ChunkBuffer:
         self._queue: deque[PlayingChunk] = deque()
         self._lock = threading.Lock()
         self._queued = 0
+        self.paused = False  # while paused, pulls give silence and nothing is consumed
 
     def add(self, playing: PlayingChunk) -> None:
         with self._lock:
@@ -77,7 +78,7 @@ class ChunkBuffer:
         out = Pulled(np.zeros(count, dtype=np.float32))
         position = 0
         with self._lock:
-            while position < count and self._queue:
+            while position < count and self._queue and not self.paused:
                 playing = self._queue[0]
                 if playing.played == 0:
                     out.started.append((playing, position))

@@ -28,6 +28,14 @@ class Speaker(Protocol):
         """Queue a chunk (already at `sample_rate`); the handle reports when it started and finished playing."""
         ...
 
+    def pause(self) -> float:
+        """Go silent from the next block but keep everything queued. Returns when it went silent."""
+        ...
+
+    def resume(self) -> None:
+        """Carry on from where `pause` stopped."""
+        ...
+
     def flush(self) -> float:
         """Drop everything queued or buffered; silence follows from the next block. Returns when it went silent."""
         ...

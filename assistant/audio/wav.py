@@ -107,10 +107,20 @@ class WavSpeaker:
         self._buffer.add(playing)
         return playing
 
-    def flush(self) -> float:
+    def pause(self) -> float:
         self._play_due()  # everything due until now has sounded; nothing after it will
+        self._buffer.paused = True
+        return time.monotonic()
+
+    def resume(self) -> None:
+        self._play_due()  # the paused stretch is silence
+        self._buffer.paused = False
+
+    def flush(self) -> float:
+        self._play_due()
         for playing in self._buffer.clear():
             playing.mark_dropped()
+        self._buffer.paused = False
         return time.monotonic()
 
     @property
