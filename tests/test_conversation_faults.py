@@ -3,15 +3,17 @@
 import asyncio
 import dataclasses
 
+import numpy as np
 import pytest
 
+from assistant.chunker import ClauseChunker
 from assistant.duplex import run_duplex
 from assistant.engines import Engines
 from assistant.events import SAMPLE_RATE, Notice
 from assistant.llm import LlmError
 from assistant.vad import load_vad
 from tests.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
-from tests.timeline import place
+from tests.timeline import place, sound_times
 
 # Two questions: the first turn meets the fault, the second must work as if nothing happened.
 FIRST_AT, SECOND_AT = 0.3, 8.0
@@ -123,3 +125,21 @@ def test_backpressure_generation_waits_for_the_speaker(config, two_questions, tm
     queued_s = sum(0.06 * len(text) for text in before_cut[:-1])
     assert queued_s <= played_s + 2.0 + 0.06 * max(map(len, before_cut)), before_cut
     assert len(before_cut) < len(long_reply), "the whole reply was synthesized at once"
+
+
+def test_a_click_pauses_the_reply_briefly_then_it_resumes_without_losing_audio(config, jfk, tmp_path):
+    phrase = jfk[: int(2.3 * SAMPLE_RATE)]
+    click = jfk[int(0.9 * SAMPLE_RATE):int(0.93 * SAMPLE_RATE)]  # 30 ms of a vowel: a hint, not speech
+    place([(FIRST_AT, phrase), (5.5, click)], total_s=12.0, path=tmp_path / "in.wav")
+    reply = ["This reply is long enough to still be playing when the click happens, and then it goes on."]
+    result, _ = converse(fast_config(config), tmp_path / "in.wav", tmp_path, ScriptedStt(["q"]),
+                         ScriptedLlm([reply]), ScriptedTts())
+    (turn,) = result.turns
+    assert turn["outcome"] == "replied" and not turn["interrupted"]
+    sound = sound_times(tmp_path / "out.wav")
+    gaps = np.diff(sound)
+    (gap_at,) = np.nonzero(gaps > 0.1)[0]  # exactly one pause, right after the click
+    assert 5.5 <= sound[gap_at] <= 5.5 + 0.1 and 0.2 <= gaps[gap_at] <= 0.6
+    chunker = ClauseChunker()
+    expected_s = 0.06 * sum(len(chunk) for chunk in [*chunker.feed(reply[0]), *chunker.flush()])
+    assert abs(len(sound) * 0.005 - expected_s) < 0.1  # every sample of the reply was played, none twice
