@@ -15,6 +15,8 @@ from assistant.errors import UserError
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voice-assistant", description="A local, offline voice assistant.")
     parser.add_argument("--config", metavar="PATH", help="config file (default: ~/.config/voice-assistant/config.toml)")
+    parser.add_argument("--no-tui", action="store_true", help="talk in the plain terminal (same as `listen`)")
+    _device_flags(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     models = commands.add_parser("models", help="show or download the model files")
@@ -45,8 +47,31 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--output", default="demo.wav", metavar="FILE.wav", help="the conversation (default demo.wav)")
     demo.add_argument("--json", action="store_true", help="print a JSON summary")
 
+    listen = commands.add_parser("listen", help="talk through the microphone and speaker, in the plain terminal")
+    _device_flags(listen)
+
+    commands.add_parser("devices", help="list the sound devices")
     commands.add_parser("config", help="print the documented default config.toml")
     return parser
+
+
+def _device_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input-device", metavar="DEVICE", help="microphone: index or part of its name")
+    parser.add_argument("--output-device", metavar="DEVICE", help="speaker: index or part of its name")
+    parser.add_argument("--push-to-talk", action="store_true", help="take turns with Enter instead of the VAD")
+
+
+def _with_device_flags(args: argparse.Namespace, config: Config) -> Config:
+    import dataclasses
+
+    audio = config.audio
+    if getattr(args, "input_device", None) is not None:
+        audio = dataclasses.replace(audio, input_device=args.input_device)
+    if getattr(args, "output_device", None) is not None:
+        audio = dataclasses.replace(audio, output_device=args.output_device)
+    if getattr(args, "push_to_talk", False):
+        audio = dataclasses.replace(audio, mode="push-to-talk")
+    return dataclasses.replace(config, audio=audio)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = _parser().parse_args(argv)
     try:
-        config = load_config(args.config)
-        handler = _HANDLERS.get(args.command)
+        config = _with_device_flags(args, load_config(args.config))
+        handler = _HANDLERS.get("listen" if args.no_tui and args.command is None else args.command)
         if handler is None:
             _parser().print_help()
             return 0
@@ -161,6 +186,23 @@ def _demo(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _listen(args: argparse.Namespace, config: Config) -> int:
+    from assistant.listen import run_listen
+
+    try:
+        asyncio.run(run_listen(config))
+    except KeyboardInterrupt:
+        print("\nbye")
+    return 0
+
+
+def _devices(args: argparse.Namespace, config: Config) -> int:
+    from assistant.audio.devices import describe_devices, list_devices
+
+    print(describe_devices(list_devices()))
+    return 0
+
+
 def _config(args: argparse.Namespace, config: Config) -> int:
     print(render_toml(config), end="")
     return 0
@@ -173,5 +215,7 @@ _HANDLERS: dict[str | None, Callable[[argparse.Namespace, Config], int]] = {
     "converse": _converse,
     "ask": _ask,
     "demo": _demo,
+    "listen": _listen,
+    "devices": _devices,
     "config": _config,
 }

@@ -108,7 +108,12 @@ class TtsConfig:
 
 @dataclass(frozen=True)
 class AudioConfig:
+    input_device: str = setting("", "microphone: \"\" = system default, an index or part of a name "
+                                    "(`voice-assistant devices`)")
+    output_device: str = setting("", "speaker: \"\" = system default, an index or part of a name")
     output_sample_rate: int = setting(24000, "speaker sample rate; TTS audio is resampled to it", min=8000, max=192000)
+    mode: str = setting("always-listening", "always-listening (the VAD takes turns) or push-to-talk",
+                        choices=("always-listening", "push-to-talk"))
 
 
 @dataclass(frozen=True)

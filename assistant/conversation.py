@@ -31,6 +31,7 @@ from assistant.events import (
     FinalTranscript,
     MicFrame,
     MicLevel,
+    ModeChanged,
     Notice,
     PartialTranscript,
     ReplyDelta,
@@ -47,6 +48,8 @@ from assistant.metrics import TurnLog, TurnRecord
 
 log = logging.getLogger(__name__)
 
+PUSH_TO_TALK = "push-to-talk"
+MODES = ("always-listening", PUSH_TO_TALK)
 SPOKEN_LLM_NOTICE = "Sorry, I can't think right now."
 END_PAD_S = 0.2
 GUARD_SLACK_S = 1.0  # audio kept after the last voiced frame for the final transcript
@@ -101,6 +104,9 @@ class Conversation:
         self._paused_at: float | None = None  # the reply is paused on a hint of speech, not yet a barge-in
         self._pause_onset = 0
         self._quiet_samples = 0
+        self.mode = config.audio.mode
+        self._frames_seen = 0  # input samples received so far
+        self._last_voiced = 0  # end of the last frame the VAD found voiced
 
     # ---- plumbing
 
@@ -151,19 +157,26 @@ class Conversation:
 
     async def on_frame(self, frame: MicFrame) -> None:
         self._preroll.append(frame)
+        self._frames_seen = frame.start + FRAME_SAMPLES
         if self._hearing:
             self._hearing.frames.append(frame.samples)
         result = await self.engines.vad.process(frame.samples, frame.start)
         rms = float(np.sqrt(np.mean(frame.samples ** 2)))
         self._emit(MicLevel(20 * math.log10(max(rms, 1e-6)), result.probability))
-        if isinstance(result.event, SpeechStarted):
+        frame_end = frame.start + FRAME_SAMPLES
+        if result.probability >= self.config.vad.end_threshold:
+            self._last_voiced = frame_end
+        if self.mode == PUSH_TO_TALK:  # the key takes turns; the VAD only trims and feeds the meter
+            if self.state == State.USER_SPEAKING and result.probability >= self.config.vad.start_threshold:
+                self._maybe_partial(frame_end)
+        elif isinstance(result.event, SpeechStarted):
             self._on_speech_started(result.event.sample)
         elif self.state == State.SPEAKING and self.config.barge_in.enabled:
             self._pause_on_a_hint_of_speech(result.probability, frame.start)
         elif isinstance(result.event, SpeechEnded):
             self._on_speech_ended(result.event.sample)
         elif self.state == State.USER_SPEAKING and result.probability >= self.config.vad.start_threshold:
-            self._maybe_partial(frame.start + FRAME_SAMPLES)
+            self._maybe_partial(frame_end)
 
     def _on_speech_started(self, onset: int) -> None:
         if self.state == State.SPEAKING and self.config.barge_in.enabled:
@@ -173,7 +186,10 @@ class Conversation:
             return
         elif self.state != State.LISTENING:
             return
-        first = self._preroll[0].start
+        self._begin_turn(onset)
+
+    def _begin_turn(self, onset: int) -> None:
+        first = self._preroll[0].start if self._preroll else onset
         turn = Turn(TurnRecord(turn=len(self.records) + 1), audio_start=first,
                     frames=[f.samples for f in self._preroll])
         turn.record.times_ms["speech_start"] = self._sample_ms(onset)
@@ -181,6 +197,33 @@ class Conversation:
         self._hearing = turn
         self._next_partial_at = onset + self.config.conversation.partial_interval_ms * SAMPLE_RATE // 1000
         self._set_state(State.USER_SPEAKING)
+
+    # ---- push-to-talk
+
+    def set_mode(self, mode: str) -> None:
+        """Switch between always-listening and push-to-talk at runtime; the streams keep running."""
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
+        if mode == self.mode:
+            return
+        if self.mode == PUSH_TO_TALK and self.state == State.USER_SPEAKING:
+            self.push_to_talk()  # a turn held open by the key ends with the switch
+        self.mode = mode
+        self.engines.vad.reset()
+        self._emit(ModeChanged(mode))
+
+    def push_to_talk(self) -> None:
+        """The push-to-talk toggle: start a user turn (cutting the assistant off), or end the one in progress."""
+        now = self._frames_seen
+        if self.state == State.USER_SPEAKING and self._hearing is not None:
+            self._on_speech_ended(min(now, max(self._last_voiced, self._hearing.audio_start)))
+            return
+        if self.state == State.SPEAKING:
+            self._barge_in(now)
+        elif self.state == State.THINKING and self._answering is not None:
+            self._resume_hearing(self._answering)
+            return
+        self._begin_turn(now)
 
     def _resume_hearing(self, turn: Turn) -> None:
         """Speech again before any reply was played: the user had only paused; keep hearing the same turn."""

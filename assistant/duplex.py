@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,10 +40,12 @@ class DuplexResult:
 async def run_duplex(config: Config, input_path: str | Path, output_path: str | Path | None,
                      metrics_path: str | Path | None = None, max_turns: int | None = None,
                      engines: Engines | None = None,
-                     on_event: Callable[[ConversationEvent], None] | None = None) -> DuplexResult:
+                     on_event: Callable[[ConversationEvent], None] | None = None,
+                     control: Callable[[Conversation], Awaitable[None]] | None = None) -> DuplexResult:
     """Play `input_path` into the pipeline as the microphone and record the speaker into `output_path`.
 
     Ends once the input has been played and the assistant is idle again (or after `max_turns` answered turns).
+    `control`, if given, runs beside the conversation (e.g. pressing push-to-talk at set times).
     """
     microphone = await asyncio.to_thread(WavMicrophone, input_path)
     own_engines = engines is None
@@ -56,12 +58,16 @@ async def run_duplex(config: Config, input_path: str | Path, output_path: str | 
     monitor = LoopMonitor()
     monitor.start()
     speaker.start()
-    runner = asyncio.get_running_loop().create_task(conversation.run(), name="conversation")
+    loop = asyncio.get_running_loop()
+    tasks = [loop.create_task(conversation.run(), name="conversation")]
+    if control:
+        tasks.append(loop.create_task(control(conversation), name="control"))
     try:
         await _until_done(conversation, microphone, max_turns)
     finally:
-        runner.cancel()
-        await asyncio.gather(runner, return_exceptions=True)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await conversation.close()
         speaker.close()
         monitor.stop()

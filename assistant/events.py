@@ -62,6 +62,11 @@ class StateChanged:
 
 
 @dataclass(frozen=True)
+class ModeChanged:
+    mode: str  # "always-listening" or "push-to-talk"
+
+
+@dataclass(frozen=True)
 class MicLevel:
     """Per frame, for a level meter: RMS in dBFS and the VAD's speech probability."""
 
@@ -106,5 +111,5 @@ class TurnFinished:
     record: dict = field(hash=False)
 
 
-ConversationEvent = (StateChanged | MicLevel | PartialTranscript | FinalTranscript | ReplyDelta | ReplyInterrupted
-                     | Notice | TurnFinished)
+ConversationEvent = (StateChanged | ModeChanged | MicLevel | PartialTranscript | FinalTranscript | ReplyDelta
+                     | ReplyInterrupted | Notice | TurnFinished)

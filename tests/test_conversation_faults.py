@@ -2,6 +2,7 @@
 
 import asyncio
 import dataclasses
+import time
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from assistant.chunker import ClauseChunker
 from assistant.duplex import run_duplex
 from assistant.engines import Engines
-from assistant.events import SAMPLE_RATE, Notice
+from assistant.events import SAMPLE_RATE, Notice, State
 from assistant.llm import LlmError
 from assistant.vad import load_vad
 from tests.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
@@ -143,3 +144,32 @@ def test_a_click_pauses_the_reply_briefly_then_it_resumes_without_losing_audio(c
     chunker = ClauseChunker()
     expected_s = 0.06 * sum(len(chunk) for chunk in [*chunker.feed(reply[0]), *chunker.flush()])
     assert abs(len(sound) * 0.005 - expected_s) < 0.1  # every sample of the reply was played, none twice
+
+
+def test_push_to_talk_takes_turns_by_key_and_a_press_while_speaking_is_a_barge_in(config, jfk, tmp_path):
+    phrase = jfk[: int(2.3 * SAMPLE_RATE)]
+    place([(0.5, phrase), (6.0, phrase)], total_s=10.0, path=tmp_path / "in.wav")
+    ptt = dataclasses.replace(fast_config(config), audio=dataclasses.replace(config.audio, mode="push-to-talk"))
+    presses = []
+
+    async def keys(conversation):
+        mic = conversation.microphone
+        for at in (0.2, 3.0, 5.5, 8.6):  # start, end, start again (cutting the reply off), end
+            while mic.started_at is None or time.monotonic() < mic.time_of(0) + at:
+                await asyncio.sleep(0.005)
+            presses.append((at, conversation.state))
+            conversation.push_to_talk()
+
+    long_reply = ["This is a long answer that keeps going for quite a while, and then some more. " * 3]
+    engines = Engines(load_vad(config), ScriptedStt(["first", "second"]), ScriptedLlm([long_reply, ["Short."]]),
+                      ScriptedTts(), ["scripted"])
+    result = asyncio.run(run_duplex(ptt, tmp_path / "in.wav", tmp_path / "out.wav", engines=engines, control=keys))
+    engines.vad.close()
+    assert [state for _, state in presses] == [State.LISTENING, State.USER_SPEAKING, State.SPEAKING,
+                                               State.USER_SPEAKING]
+    first, second = result.turns
+    assert first["interrupted"] and first["barge_in_ms"] is not None  # the key cut the reply off
+    assert second["transcript"] == "second" and second["outcome"] == "replied"
+    # the VAD trims: the turn ends at the last voiced frame, not at the key press
+    assert abs(first["times_ms"]["speech_end"] / 1000 - (0.5 + 2.17)) < 0.15
+    assert not sound_times(tmp_path / "out.wav")[sound_times(tmp_path / "out.wav") < 3.0].size
