@@ -69,8 +69,9 @@ async def run_duplex(config: Config, input_path: str | Path, output_path: str | 
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await conversation.close()
-        speaker.close()
         monitor.stop()
+        speaker.close()
+        await asyncio.to_thread(speaker.save)
         if own_engines:
             await engines.close()
     return DuplexResult([r.to_json() for r in conversation.records], monitor.summary_ms(), engines.notes,

@@ -66,3 +66,6 @@ def question_voice(config):
 
     yield speak
     voice.close()
+
+
+from tests.pulse import audio_devices  # noqa: E402,F401  (the virtual microphone and speaker, session-wide)

@@ -20,7 +20,10 @@ from assistant.audio.playback import ChunkBuffer, PlayingChunk
 from assistant.errors import UserError
 from assistant.events import FRAME_SAMPLES, SAMPLE_RATE, AudioChunk, MicFrame
 
-SPEAKER_BLOCK_S = 0.01  # 10 ms blocks: a flush or pause is heard within one block plus the device latency
+SPEAKER_BLOCK_S = 0.01  # 10 ms blocks
+# 40 ms of device buffering: with less, PulseAudio's ALSA plugin underflows for the first ~0.5 s of a stream.
+# It costs nothing on a cut: pause and flush abort the stream, which silences it at once (~1 ms to restart).
+SPEAKER_LATENCY_S = 0.04
 
 
 def _sounddevice() -> Any:
@@ -170,7 +173,8 @@ class DeviceSpeaker:
         self.dac_times_seen = False  # whether the host API reports DAC times (else: callback time + latency)
         try:
             self._stream = sd.OutputStream(samplerate=sample_rate, channels=1, dtype="float32", device=device,
-                                           blocksize=int(SPEAKER_BLOCK_S * sample_rate), latency="low",
+                                           blocksize=int(SPEAKER_BLOCK_S * sample_rate),
+                                           latency=SPEAKER_LATENCY_S,
                                            callback=self._callback)
         except sd.PortAudioError as error:
             raise UserError(f"cannot open the speaker at {sample_rate} Hz: {error} "
@@ -186,7 +190,7 @@ class DeviceSpeaker:
         if not (pulled.started or pulled.finished):
             return
         ahead = when.outputBufferDacTime - when.currentTime
-        if when.outputBufferDacTime > 0 and 0 <= ahead < 2:
+        if 0 < ahead < 2:  # priming callbacks report DAC time == current time: not a real DAC time
             self.dac_times_seen = True
         else:
             ahead = self._stream.latency
@@ -207,9 +211,19 @@ class DeviceSpeaker:
         self._buffer.add(playing)
         return playing
 
+    def _cut(self) -> float:
+        """Silence now: aborting drops what PortAudio has buffered (stop() would play it out first)."""
+        self._stream.abort()
+        silent_at = time.monotonic()
+        self._stream.start()
+        return silent_at
+
     def pause(self) -> float:
         self._buffer.paused = True
-        return time.monotonic() + SPEAKER_BLOCK_S + self.latency
+        silent_at = self._cut()
+        # The aborted device buffer was never heard: play it again on resume instead of skipping it.
+        self._buffer.rewind(int((self.latency + SPEAKER_BLOCK_S) * self.sample_rate))
+        return silent_at
 
     def resume(self) -> None:
         self._buffer.paused = False
@@ -218,8 +232,7 @@ class DeviceSpeaker:
         for playing in self._buffer.clear():
             playing.mark_dropped()
         self._buffer.paused = False
-        # What PortAudio has buffered still plays for up to one block plus the device latency.
-        return time.monotonic() + SPEAKER_BLOCK_S + self.latency
+        return self._cut()
 
     @property
     def queued_seconds(self) -> float:

@@ -92,6 +92,15 @@ class ChunkBuffer:
                     out.finished.append((playing, position))
         return out
 
+    def rewind(self, samples: int) -> None:
+        """Hand the last `samples` of the chunk being played out again (they were dropped by the device)."""
+        with self._lock:
+            if self._queue:
+                head = self._queue[0]
+                back = min(samples, head.played)
+                head.played -= back
+                self._queued += back
+
     def clear(self) -> list[PlayingChunk]:
         """Drop everything still queued (the first may be partly played); returns the dropped handles."""
         with self._lock:

@@ -59,7 +59,7 @@ class WavMicrophone:
 
 
 class WavSpeaker:
-    """Plays into memory on the microphone's clock; `close()` writes the file."""
+    """Plays into memory on the microphone's clock; `save()` writes the file."""
 
     def __init__(self, path: str | Path | None, sample_rate: int, microphone: WavMicrophone) -> None:
         self.path = path
@@ -128,9 +128,12 @@ class WavSpeaker:
         return self._buffer.queued_samples / self.sample_rate
 
     def close(self) -> None:
+        """Stop the clock; `save()` (blocking: run it off the loop) then writes the file."""
         if self._task:
             self._task.cancel()
         if self._mic.started_at is not None:
             self._play_due()
+
+    def save(self) -> None:
         if self.path is not None:
             write_wav(self.path, [self.audio], self.sample_rate)

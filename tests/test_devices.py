@@ -1,0 +1,195 @@
+"""The real sounddevice path on virtual PulseAudio devices: a null-sink speaker and a virtual microphone."""
+
+import asyncio
+import dataclasses
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from assistant.audio.devices import Device, DeviceMicrophone, DeviceSpeaker, list_devices, resolve_device
+from assistant.conversation import Conversation
+from assistant.engines import load_engines
+from assistant.errors import UserError
+from assistant.events import SAMPLE_RATE, State, TurnFinished
+from assistant.wer import word_error_rate
+from tests.pulse import play_into_mic, record_speaker
+from tests.util import REPO
+
+pytestmark = pytest.mark.usefixtures("audio_devices")
+LOUD = 0.02  # |sample| that counts as the assistant's voice in the speaker recording
+
+
+@pytest.fixture(scope="module")
+def engines(config):
+    config = device_config(config)
+    loaded = asyncio.run(load_engines(config))
+    yield loaded
+    asyncio.run(loaded.close())
+
+
+def device_config(config, mode="always-listening"):
+    return dataclasses.replace(
+        config, llm=dataclasses.replace(config.llm, backend="embedded", max_tokens=160),
+        tts=dataclasses.replace(config.tts, engine="piper"),
+        audio=dataclasses.replace(config.audio, mode=mode),
+        conversation=dataclasses.replace(config.conversation, metrics_file=""))
+
+
+async def on_devices(config, engines, body):
+    """Run a conversation on the default (virtual) devices while `body(conversation, finished)` drives it."""
+    engines.vad.reset()
+    microphone = DeviceMicrophone(resolve_device(config.audio.input_device, "input"))
+    speaker = DeviceSpeaker(config.audio.output_sample_rate, resolve_device(config.audio.output_device, "output"))
+    conversation = Conversation(config, engines, microphone, speaker)
+    finished: asyncio.Queue[dict] = asyncio.Queue()
+    conversation.subscribe(lambda e: finished.put_nowait(e.record) if isinstance(e, TurnFinished) else None)
+    runner = asyncio.get_running_loop().create_task(conversation.run())
+    try:
+        return await body(conversation, finished)
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        await conversation.close()
+        microphone.close()
+        speaker.close()
+
+
+async def until(predicate, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+def test_devices_command_lists_the_virtual_devices():
+    result = subprocess.run([sys.executable, "-m", "assistant", "devices"], capture_output=True, text=True,
+                            cwd=REPO, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert " pulse " in result.stdout and " default " in result.stdout and "ALSA" in result.stdout
+
+
+def test_devices_are_chosen_by_index_or_name_and_bad_choices_name_the_candidates():
+    devices = list_devices()
+    pulse = next(d.index for d in devices if d.name == "pulse")
+    assert resolve_device("", "input", devices) is None  # the system default
+    assert resolve_device(str(pulse), "output", devices) == pulse
+    assert resolve_device("PULS", "input", devices) == pulse  # case-insensitive part of the name
+    with pytest.raises(UserError, match=r"2 input devices match 'e': .*pulse.*default"):
+        resolve_device("e", "input", devices)
+    with pytest.raises(UserError, match=r"no output device matches 'usb headset' \(candidates: .*pulse"):
+        resolve_device("usb headset", "output", devices)
+    with pytest.raises(UserError, match="no input device has index 99"):
+        resolve_device("99", "input", devices)
+    speakers_only = [Device(0, "HDMI", "ALSA", 0, 2, 48000.0, False, True)]
+    with pytest.raises(UserError, match="no input device found"):
+        resolve_device("", "input", speakers_only)
+
+
+def test_cli_device_errors_are_one_line():
+    result = subprocess.run([sys.executable, "-m", "assistant", "listen", "--input-device", "nothing-like-this"],
+                            capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and "candidates: 0: pulse, 1: default" in result.stderr
+
+
+def test_sixty_seconds_of_microphone_without_a_dropped_frame():
+    async def run():
+        microphone = DeviceMicrophone()
+        frames, starts = 0, []
+        began = None
+        async for frame in microphone.frames():
+            began = began or time.monotonic()
+            starts.append(frame.start)
+            frames += 1
+            if time.monotonic() - began >= 60:
+                break
+        microphone.close()
+        return frames, starts, time.monotonic() - began, microphone.overflows
+
+    frames, starts, elapsed, overflows = asyncio.run(run())
+    assert overflows == 0
+    assert starts == [i * 512 for i in range(frames)]  # contiguous: no frame skipped or repeated
+    assert abs(frames * 512 / SAMPLE_RATE - elapsed) < 0.15, (frames, elapsed)  # nothing lost against the clock
+
+
+def test_spoken_question_into_the_mic_gets_a_spoken_reply_from_the_speaker(config, engines, question_voice):
+    question = question_voice("What is the capital of France?")
+    config = device_config(config)
+
+    async def body(conversation, finished):
+        await asyncio.sleep(0.5)
+        recording = record_speaker()
+        feed = play_into_mic(np.concatenate([question, np.zeros(SAMPLE_RATE // 2, np.float32)]), SAMPLE_RATE)
+        turn = await asyncio.wait_for(finished.get(), timeout=40)
+        while turn["outcome"] == "no speech":
+            turn = await asyncio.wait_for(finished.get(), timeout=40)
+        await asyncio.sleep(0.3)
+        return turn, recording.stop(), recording, feed, conversation.microphone.started_at
+
+    turn, audio, recording, feed, mic_zero = asyncio.run(on_devices(config, engines, body))
+    assert turn["outcome"] == "replied" and turn["reply"]
+    assert word_error_rate("What is the capital of France?", turn["transcript"]) <= 0.2, turn["transcript"]
+    loud = np.flatnonzero(np.abs(audio) > LOUD)
+    assert loud.size, "nothing came out of the speaker"
+    question_end = feed.time_of(len(question))
+    assert recording.time_of(loud[0]) > question_end
+    # the first-reply-sample time the pipeline reports (PortAudio's DAC time) is where it is in the recording
+    first_sample = recording.time_of(np.flatnonzero(np.abs(audio) > 1e-3)[0])
+    reported = mic_zero + turn["times_ms"]["first_audio"] / 1000
+    print(f"first reply sample: reported {reported - first_sample:+.4f} s from the recording")
+    assert abs(reported - first_sample) < 0.04
+
+
+def test_barge_in_through_real_devices_cuts_the_speaker_fast(config, engines, question_voice):
+    story = question_voice("Tell me a long story about a brave knight and a dragon.")
+    cut_in = question_voice("Stop, what time is it?")
+    config = device_config(config)
+
+    async def body(conversation, finished):
+        await asyncio.sleep(0.5)
+        recording = record_speaker()
+        play_into_mic(story, SAMPLE_RATE).wait()
+        await until(lambda: conversation.state == State.SPEAKING, timeout=30)
+        await asyncio.sleep(1.5)
+        feed = play_into_mic(cut_in, SAMPLE_RATE)
+        first = await asyncio.wait_for(finished.get(), timeout=20)
+        await asyncio.sleep(0.8)
+        feed.wait()
+        return first, recording.stop(), recording, feed
+
+    first, audio, recording, feed = asyncio.run(on_devices(config, engines, body))
+    assert first["interrupted"], first
+    onset = feed.time_of(int(np.flatnonzero(np.abs(cut_in) > LOUD)[0]))
+    times = recording.time_of(np.arange(len(audio)))
+    loud_before = times[(np.abs(audio) > LOUD) & (times < onset)]
+    assert loud_before.size and onset - loud_before[-1] < 0.3, "precondition: the reply was playing"
+    loud_after = times[(np.abs(audio) > LOUD) & (times >= onset) & (times < onset + 0.8)]
+    silent_after_ms = (loud_after[-1] - onset) * 1000 if loud_after.size else 0.0
+    print(f"barge-in through devices: speaker silent {silent_after_ms:.0f} ms after the onset "
+          f"(last loud {(loud_before[-1] - onset) * 1000:.0f} ms before; pipeline {first['barge_in_ms']:.0f} ms)")
+    assert silent_after_ms <= 120
+
+
+def test_push_to_talk_on_real_devices(config, engines, question_voice):
+    question = question_voice("How many legs does a spider have?")
+    config = device_config(config, mode="push-to-talk")
+
+    async def body(conversation, finished):
+        await asyncio.sleep(0.3)
+        play_into_mic(question_voice("This is not a question."), SAMPLE_RATE).wait()  # no key: ignored
+        await asyncio.sleep(0.8)
+        assert conversation.state == State.LISTENING and finished.empty()
+        conversation.push_to_talk()
+        assert conversation.state == State.USER_SPEAKING
+        play_into_mic(question, SAMPLE_RATE).wait()
+        await asyncio.sleep(0.4)
+        conversation.push_to_talk()
+        assert conversation.state == State.THINKING
+        return await asyncio.wait_for(finished.get(), timeout=40)
+
+    turn = asyncio.run(on_devices(config, engines, body))
+    assert turn["outcome"] == "replied"
+    assert word_error_rate("How many legs does a spider have?", turn["transcript"]) <= 0.2, turn["transcript"]
