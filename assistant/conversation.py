@@ -266,6 +266,35 @@ class Conversation:
         if text and self._hearing is turn and self.state == State.USER_SPEAKING:
             self._emit(PartialTranscript(text))
 
+    # ---- typed input
+
+    def submit_text(self, text: str) -> None:
+        """A typed message: answered (out loud) like a spoken one; it cuts off a reply in progress."""
+        text = text.strip()
+        if not text:
+            return
+        now = self._frames_seen
+        if self.state == State.SPEAKING:
+            self._barge_in(now)
+        elif self._answering is not None:
+            if self._answering.reply_task:
+                self._answering.reply_task.cancel()
+            self._answering.record.outcome = "interrupted"
+            self._finish(self._answering)
+        if self._hearing is not None and self.state == State.USER_SPEAKING:
+            self._hearing.record.outcome = "no speech"  # typing replaces what was being said
+            self._finish(self._hearing)
+        turn = Turn(TurnRecord(turn=len(self.records) + 1, transcript=text), audio_start=now)
+        turn.record.times_ms["speech_end"] = turn.record.times_ms["end_of_turn"] = self._ms(time.monotonic())
+        self.records.append(turn.record)
+        self._answering = turn
+        self._set_state(State.THINKING)
+        self._emit(FinalTranscript(text))
+        turn.reply_task = self._spawn(self._reply(turn, text), name=f"turn-{turn.record.turn}")
+
+    def clear_history(self) -> None:
+        self.history.clear()
+
     # ---- barge-in
 
     def _pause_on_a_hint_of_speech(self, probability: float, frame_start: int) -> None:
@@ -320,6 +349,10 @@ class Conversation:
             record.outcome = "no speech"
             self._finish(turn)
             return
+        await self._reply(turn, text)
+
+    async def _reply(self, turn: Turn, text: str) -> None:
+        record = turn.record
         self.history.add(Message("user", text))
         chunks: asyncio.Queue[tuple[str, bool] | None] = asyncio.Queue()
         try:

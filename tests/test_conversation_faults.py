@@ -173,3 +173,27 @@ def test_push_to_talk_takes_turns_by_key_and_a_press_while_speaking_is_a_barge_i
     # the VAD trims: the turn ends at the last voiced frame, not at the key press
     assert abs(first["times_ms"]["speech_end"] / 1000 - (0.5 + 2.17)) < 0.15
     assert not sound_times(tmp_path / "out.wav")[sound_times(tmp_path / "out.wav") < 3.0].size
+
+
+def test_a_typed_message_is_answered_aloud_and_cuts_off_a_reply(config, tmp_path):
+    place([], total_s=7.0, path=tmp_path / "in.wav")
+    typed = []
+
+    async def keyboard(conversation):
+        for at, text in ((0.5, "hello there"), (2.0, "never mind, how are you?")):
+            while conversation.microphone.started_at is None or (
+                    time.monotonic() < conversation.microphone.time_of(0) + at):
+                await asyncio.sleep(0.005)
+            typed.append(conversation.state)
+            conversation.submit_text(text)
+
+    engines = Engines(load_vad(config), ScriptedStt([]), ScriptedLlm([["A long answer that goes on and on. " * 3],
+                                                                      ["Fine."]]), ScriptedTts(), ["scripted"])
+    result = asyncio.run(run_duplex(fast_config(config), tmp_path / "in.wav", tmp_path / "out.wav", engines=engines,
+                                    control=keyboard))
+    engines.vad.close()
+    assert typed == [State.LISTENING, State.SPEAKING]
+    first, second = result.turns
+    assert first["transcript"] == "hello there" and first["interrupted"]
+    assert second["transcript"] == "never mind, how are you?" and second["reply"] == "Fine."
+    assert [m.role for m in result.history] == ["user", "assistant", "user", "assistant"]
