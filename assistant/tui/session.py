@@ -1,0 +1,123 @@
+"""Wires the engines, the microphone, the speaker and the conversation, all on the app's event loop.
+
+The session never touches a widget: it reports up by posting messages (`report`), and the app calls its methods
+down. The heavy pipeline modules (~0.7 s of imports) are imported off the loop, so the first frame never waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual.message import Message
+
+from assistant.audio.ports import Microphone, Speaker
+from assistant.config import Config
+from assistant.errors import UserError
+from assistant.events import State
+from assistant.tui.audio_setup import open_audio
+from assistant.tui.messages import ConversationUpdate, EngineInfo, EngineProgress, SessionFailed, SessionReady
+
+if TYPE_CHECKING:
+    from assistant.conversation import Conversation
+    from assistant.engines import Engines
+
+log = logging.getLogger(__name__)
+
+ALWAYS_LISTENING, PUSH_TO_TALK = "always-listening", "push-to-talk"
+
+LoadEngines = Callable[[Config, Callable[[str], None]], Awaitable["Engines"]]
+OpenAudio = Callable[[Config, str | Path | None], Awaitable[tuple[Microphone, Speaker]]]
+
+
+class Session:
+    def __init__(self, config: Config, input_path: str | Path | None = None, *,
+                 load_engines: LoadEngines | None = None, open_audio: OpenAudio = open_audio) -> None:
+        self.config = config
+        self.input_path = input_path
+        self._load_engines = load_engines  # None: the real ones
+        self._open_audio = open_audio
+        self.conversation: Conversation | None = None
+
+    async def run(self, report: Callable[[Message], object]) -> None:
+        """Until cancelled: open the audio, load the engines, converse. A failure is reported, never raised."""
+        microphone = speaker = engines = None
+        try:
+            conversation_class, turn_log_class, load_engines = await asyncio.to_thread(_import_pipeline)
+            microphone, speaker = await self._open_audio(self.config, self.input_path)
+            engines = await (self._load_engines or load_engines)(self.config,
+                                                                 lambda line: report(EngineProgress(line)))
+            conversation = conversation_class(self.config, engines, microphone, speaker,
+                                              turn_log_class(self.config.conversation.metrics_file or None))
+            conversation.subscribe(lambda event: report(ConversationUpdate(event)))
+            self.conversation = conversation
+            report(SessionReady(engine_info(engines), conversation.mode, startup_notices(engines)))
+            await conversation.run()
+        except Exception as error:
+            if not isinstance(error, UserError):
+                log.exception("the session failed")
+            report(SessionFailed(error))
+        finally:
+            if self.conversation is not None:
+                await self.conversation.close()
+                self.conversation = None
+            for device in (microphone, speaker):
+                if device is not None:
+                    device.close()
+            if engines is not None:
+                await engines.close()
+
+    # ---- controls: each is a no-op until the conversation runs
+
+    def push_to_talk(self) -> None:
+        """Start a turn (cutting the assistant off), or end the one in progress."""
+        if self.conversation is not None:
+            self.conversation.push_to_talk()
+
+    def stop_speaking(self) -> None:
+        """Cut the assistant off. The conversation has no plain interrupt, so this presses push-to-talk twice: a
+        barge-in that opens a turn, and a press that closes that (empty) turn at once."""
+        if self.conversation is not None and self.conversation.state == State.SPEAKING:
+            self.conversation.push_to_talk()
+            self.conversation.push_to_talk()
+
+    def switch_mode(self) -> None:
+        if self.conversation is not None:
+            mode = self.conversation.mode
+            self.conversation.set_mode(ALWAYS_LISTENING if mode == PUSH_TO_TALK else PUSH_TO_TALK)
+
+    def submit_text(self, text: str) -> bool:
+        """Answer a typed message aloud; False if the conversation is not running yet."""
+        if self.conversation is None:
+            return False
+        self.conversation.submit_text(text)
+        return True
+
+    def clear_history(self) -> None:
+        if self.conversation is not None:
+            self.conversation.clear_history()
+
+
+def _import_pipeline() -> tuple:
+    from assistant.conversation import Conversation
+    from assistant.engines import load_engines
+    from assistant.metrics import TurnLog
+
+    return Conversation, TurnLog, load_engines
+
+
+def engine_info(engines: Engines) -> EngineInfo:
+    llm_note, tts_note = (*engines.notes, "", "")[:2]
+    return EngineInfo(engines.llm.name, engines.tts.name, llm_note, tts_note)
+
+
+def startup_notices(engines: Engines) -> list[str]:
+    """With backend = auto, say when Ollama did not answer and the embedded model stands in."""
+    llm_note = engines.notes[0] if engines.notes else ""
+    if "(auto: " in llm_note and "Ollama answered" not in llm_note:
+        why = llm_note.split("(auto: ", 1)[1].removesuffix(")")
+        return [f"{why}: using the embedded model ({engines.llm.name})"]
+    return []
