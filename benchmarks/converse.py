@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from assistant.audio.spans import active_span, place
 from assistant.audio_file import read_speech, resample
 from assistant.config import load_config
 from assistant.duplex import run_duplex
@@ -39,30 +40,7 @@ QUESTIONS = [
 STORY = ("bm_george", "Tell me a long story about a brave knight and a dragon.")
 CUT_IN = ("af_bella", "Stop, what time is it?")
 CUT_AFTER_S = [2.0, 2.5, 3.0, 3.5, 4.0]  # after the first reply sample
-THRESHOLD = 0.01  # RMS per 5 ms window that counts as sound
 JFK_SPEECH_END_S = 10.45  # measured once; crowd noise follows the last word
-
-
-def loud_span(samples: np.ndarray, rate: int) -> tuple[float, float] | None:
-    window = int(0.005 * rate)
-    usable = len(samples) - len(samples) % window
-    rms = np.sqrt(np.mean(samples[:usable].reshape(-1, window) ** 2, axis=1))
-    loud = np.nonzero(rms > THRESHOLD)[0]
-    if not loud.size:
-        return None
-    return loud[0] * 0.005, (loud[-1] + 1) * 0.005
-
-
-def write_input(path: Path, parts: list[tuple[float, np.ndarray]], total_s: float) -> list[tuple[float, float]]:
-    audio = np.zeros(int(total_s * SAMPLE_RATE), dtype=np.float32)
-    truth = []
-    for start, samples in parts:
-        begin = int(start * SAMPLE_RATE)
-        audio[begin:begin + len(samples)] += samples[: len(audio) - begin]
-        onset, offset = loud_span(samples, SAMPLE_RATE)
-        truth.append((start + onset, start + offset))
-    soundfile.write(str(path), audio, SAMPLE_RATE)
-    return truth
 
 
 def percentiles(values: list[float]) -> str:
@@ -95,7 +73,7 @@ async def main(tts: str) -> None:
         inputs = [(voice, speak(voice, text)) for voice, text in QUESTIONS] + [("jfk", read_speech(JFK))]
         for index, (voice, samples) in enumerate(inputs):
             path = Path(folder) / f"q{index}.wav"
-            (truth,) = write_input(path, [(0.5, samples)], 0.5 + len(samples) / SAMPLE_RATE + 1.0)
+            (truth,) = place([(0.5, samples)], 0.5 + len(samples) / SAMPLE_RATE + 1.0, path)
             if voice == "jfk":
                 truth = (truth[0], 0.5 + JFK_SPEECH_END_S)
             result = await run_duplex(config, path, Path(folder) / f"q{index}-out.wav", engines=engines)
@@ -113,7 +91,7 @@ async def main(tts: str) -> None:
             story_end = 0.5 + len(story) / SAMPLE_RATE
             # the reply starts ~1-1.5 s after the question ends; cut in `after` seconds into it
             cut_at = story_end + 1.3 + after
-            truth = write_input(path, [(0.5, story), (cut_at, cut_in)], cut_at + 5.0)
+            truth = place([(0.5, story), (cut_at, cut_in)], cut_at + 5.0, path)
             result = await run_duplex(config, path, out, engines=engines)
             interrupted = [t for t in result.turns if t["interrupted"]]
             stalls.append(result.loop_stall_ms)
@@ -124,7 +102,7 @@ async def main(tts: str) -> None:
             played, rate = soundfile.read(str(out), dtype="float32")
             onset = truth[1][0]
             window = played[int(onset * rate) - int(0.5 * rate):int((onset + 0.6) * rate)]
-            span = loud_span(window, rate)
+            span = active_span(window, rate)
             if span is None:
                 print(f"barge-in {index}: pipeline {barge[-1]:.0f} ms; the reply was in a pause at the cut-in")
                 continue

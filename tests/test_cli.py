@@ -61,7 +61,7 @@ def isolated_config(tmp_path, **extra):
 def test_ask_prints_a_json_summary_and_writes_the_reply(tmp_path, question_voice):
     import json
 
-    from tests.timeline import place
+    from assistant.audio.spans import place
 
     place([(0.3, question_voice("What colour is the sky?"))], total_s=3.0, path=tmp_path / "in.wav")
     config = isolated_config(tmp_path, tts='[tts]\nengine = "piper"')

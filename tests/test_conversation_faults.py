@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 
+from assistant.audio.spans import place, sound_times
 from assistant.chunker import ClauseChunker
 from assistant.duplex import run_duplex
 from assistant.engines import Engines
@@ -14,7 +15,6 @@ from assistant.events import SAMPLE_RATE, Notice, State
 from assistant.llm import LlmError
 from assistant.vad import load_vad
 from tests.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
-from tests.timeline import place, sound_times
 
 # Two questions: the first turn meets the fault, the second must work as if nothing happened.
 FIRST_AT, SECOND_AT = 0.3, 8.0

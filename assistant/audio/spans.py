@@ -1,4 +1,8 @@
-"""Building test inputs on a timeline, and reading speech on/off times back from audio files."""
+"""Audio on a timeline: placing utterances into an input file, and reading sound on/off times back.
+
+Used to build test and benchmark inputs whose true speech onsets/offsets are known (ground truth from the clean
+audio, not from the pipeline's own VAD), and to measure latency and barge-in from output files.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,9 @@ def place(parts: list[tuple[float, np.ndarray]], total_s: float, path: Path) -> 
     for start_s, samples in parts:
         begin = int(start_s * SAMPLE_RATE)
         audio[begin:begin + len(samples)] += samples[: len(audio) - begin]
-        onset, offset = active_span(samples, SAMPLE_RATE)
+        span = active_span(samples, SAMPLE_RATE)
+        assert span is not None, "a placed part must carry sound"
+        onset, offset = span
         truth.append((start_s + onset, start_s + offset))
     soundfile.write(str(path), audio, SAMPLE_RATE)
     return truth
@@ -32,8 +38,11 @@ def envelope(samples: np.ndarray, rate: int) -> np.ndarray:
     return np.sqrt(np.mean(samples[:usable].reshape(-1, window) ** 2, axis=1))
 
 
-def active_span(samples: np.ndarray, rate: int, threshold: float = 0.01) -> tuple[float, float]:
+def active_span(samples: np.ndarray, rate: int, threshold: float = 0.01) -> tuple[float, float] | None:
+    """First and last moment (s) of sound, by 5 ms RMS windows; None for silence."""
     loud = np.nonzero(envelope(samples, rate) > threshold)[0]
+    if not loud.size:
+        return None
     return loud[0] * WINDOW_S, (loud[-1] + 1) * WINDOW_S
 
 
