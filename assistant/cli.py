@@ -16,6 +16,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voice-assistant", description="A local, offline voice assistant.")
     parser.add_argument("--config", metavar="PATH", help="config file (default: ~/.config/voice-assistant/config.toml)")
     parser.add_argument("--no-tui", action="store_true", help="talk in the plain terminal (same as `listen`)")
+    parser.add_argument("--input", metavar="FILE.wav", help="TUI: use a WAV file as the microphone (demos, no mic)")
     _device_flags(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -83,11 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = _with_device_flags(args, load_config(args.config))
-        handler = _HANDLERS.get("listen" if args.no_tui and args.command is None else args.command)
-        if handler is None:
-            _parser().print_help()
-            return 0
-        return handler(args, config)
+        if args.command is None:
+            return _listen(args, config) if args.no_tui else _tui(args, config)
+        return _HANDLERS[args.command](args, config)
     except UserError as error:
         print(f"voice-assistant: {error}", file=sys.stderr)
         return error.exit_code
@@ -196,6 +195,12 @@ def _listen(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _tui(args: argparse.Namespace, config: Config) -> int:
+    from assistant.tui import run_tui
+
+    return run_tui(config, args.input)
+
+
 def _devices(args: argparse.Namespace, config: Config) -> int:
     from assistant.audio.devices import describe_devices, list_devices
 
@@ -208,7 +213,7 @@ def _config(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-_HANDLERS: dict[str | None, Callable[[argparse.Namespace, Config], int]] = {
+_HANDLERS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "models": _models,
     "transcribe": _transcribe,
     "say": _say,

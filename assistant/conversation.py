@@ -266,6 +266,18 @@ class Conversation:
         if text and self._hearing is turn and self.state == State.USER_SPEAKING:
             self._emit(PartialTranscript(text))
 
+    def interrupt(self) -> None:
+        """Stop the assistant (a key, not a voice): what was played stays in the history, marked interrupted."""
+        if self.state == State.SPEAKING:
+            self._barge_in(self._frames_seen)
+        elif self.state == State.THINKING and self._answering is not None:
+            turn = self._answering
+            if turn.reply_task:
+                turn.reply_task.cancel()
+            turn.record.outcome, turn.record.interrupted = "interrupted", True
+            self._emit(ReplyInterrupted("", 0.0))
+            self._finish(turn)
+
     # ---- typed input
 
     def submit_text(self, text: str) -> None:
@@ -277,10 +289,7 @@ class Conversation:
         if self.state == State.SPEAKING:
             self._barge_in(now)
         elif self._answering is not None:
-            if self._answering.reply_task:
-                self._answering.reply_task.cancel()
-            self._answering.record.outcome = "interrupted"
-            self._finish(self._answering)
+            self.interrupt()
         if self._hearing is not None and self.state == State.USER_SPEAKING:
             self._hearing.record.outcome = "no speech"  # typing replaces what was being said
             self._finish(self._hearing)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from assistant.config import Config
 from assistant.engine_thread import EngineThread
+from assistant.errors import UserError
 from assistant.llm import LanguageModel, load_llm
 from assistant.stt import SpeechToText, load_stt
 from assistant.tts import TextToSpeech, load_tts
@@ -51,7 +52,14 @@ async def load_engines(config: Config, on_progress: Callable[[str], None] = lamb
         return choice
 
     try:
-        (vad, stt), llm_choice, tts_choice = await asyncio.gather(speech_in(), language(), speech_out())
+        # A TaskGroup: when one engine fails to load (a missing model), the others stop loading too.
+        async with asyncio.TaskGroup() as group:
+            speech = group.create_task(speech_in())
+            llm = group.create_task(language())
+            tts = group.create_task(speech_out())
+    except* UserError as failures:
+        raise failures.exceptions[0] from None
     finally:
         loader.close()
+    (vad, stt), llm_choice, tts_choice = speech.result(), llm.result(), tts.result()
     return Engines(vad, stt, llm_choice.model, tts_choice.engine, [llm_choice.reason, tts_choice.reason])

@@ -197,3 +197,22 @@ def test_a_typed_message_is_answered_aloud_and_cuts_off_a_reply(config, tmp_path
     assert first["transcript"] == "hello there" and first["interrupted"]
     assert second["transcript"] == "never mind, how are you?" and second["reply"] == "Fine."
     assert [m.role for m in result.history] == ["user", "assistant", "user", "assistant"]
+
+
+def test_interrupt_key_stops_the_reply_and_keeps_what_was_heard(config, jfk, tmp_path):
+    place([(FIRST_AT, jfk[: int(2.3 * SAMPLE_RATE)])], total_s=8.0, path=tmp_path / "in.wav")
+
+    async def stop_key(conversation):
+        while conversation.state != State.SPEAKING:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(1.0)
+        conversation.interrupt()
+
+    engines = Engines(load_vad(config), ScriptedStt(["q"]), ScriptedLlm([["One two three four five. " * 6]]),
+                      ScriptedTts(), ["scripted"])
+    result = asyncio.run(run_duplex(fast_config(config), tmp_path / "in.wav", tmp_path / "out.wav", engines=engines,
+                                    control=stop_key))
+    engines.vad.close()
+    (turn,) = result.turns
+    assert turn["interrupted"] and 0 < len(turn["reply"].split()) < 30
+    assert result.history[-1].interrupted and result.history[-1].content == turn["reply"]

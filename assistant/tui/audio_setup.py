@@ -34,8 +34,7 @@ async def open_audio(config: Config, input_path: str | Path | None, *,
     try:
         input_device = await asyncio.to_thread(resolve_device, config.audio.input_device, "input")
     except UserError as error:
-        raise NoMicrophoneError(f"{error}. To try it without one, give it a WAV file as the microphone: "
-                                "voice-assistant --input FILE.wav") from None
+        raise NoMicrophoneError(str(error)) from None
     output_device = await asyncio.to_thread(resolve_device, config.audio.output_device, "output")
     return DeviceMicrophone(input_device), DeviceSpeaker(config.audio.output_sample_rate, output_device)
 

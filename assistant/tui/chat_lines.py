@@ -15,8 +15,8 @@ class UserLine(Widget):
         height: auto;
         margin: 0 0 1 0;
         padding: 0 1;
-        border-left: outer $accent;
-        &.-provisional { color: $text-muted; text-style: italic; border-left: outer $accent 40%; }
+        border-left: outer $primary-lighten-1;
+        &.-provisional { color: $text-muted; text-style: italic; border-left: outer $primary-lighten-1 40%; }
     }
     """
 
@@ -33,7 +33,7 @@ class UserLine(Widget):
         self.set_class(provisional, "-provisional")
 
     def render(self) -> Content:
-        return Content.assemble(("you  ", "bold $accent"), self.text or "…")
+        return Content.assemble(("you  ", "bold $primary-lighten-1"), self.text or "…")
 
 
 class ReplyLine(Widget):
@@ -64,10 +64,10 @@ class ReplyLine(Widget):
     def render(self) -> Content:
         speaker = ("assistant  ", "bold $success")
         if self.heard is None:
-            return Content.assemble(speaker, self.text or ("…", "$text-muted"))
+            return Content.assemble(speaker, self.text or ("…", "$foreground-muted"))
         unheard = " ".join(self.text.split()[len(self.heard.split()):])
-        cut = " ⏹ interrupted" + (f" (silent {self.barge_in_ms:.0f} ms after you)" if self.barge_in_ms else "")
-        return Content.assemble(speaker, self.heard, (f" {unheard}" if unheard else "", "$text-muted strike"),
+        cut = " ⏹ interrupted" + (f" · silent {self.barge_in_ms:.0f} ms after you cut in" if self.barge_in_ms else "")
+        return Content.assemble(speaker, self.heard, (f" {unheard}" if unheard else "", "$foreground-muted strike"),
                                 (cut, "bold $error"))
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.widget import Widget
 from textual.widgets import Static
 
 from assistant.events import State
@@ -27,15 +29,21 @@ class ConversationPane(VerticalScroll):
         self._user: UserLine | None = None
         self._reply: ReplyLine | None = None
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         yield Static(HINT, id="hint")
 
     def on_mount(self) -> None:
-        self.anchor()
+        self.anchor()  # follow the newest line, until the user scrolls up
 
-    def _add(self, line, before=None) -> None:
+    def _add(self, line: Widget, before: Widget | None = None) -> None:
         self.query("#hint").remove()
         self.mount(line, before=before)
+
+    def _open_reply(self) -> ReplyLine:
+        if self._reply is None:
+            self._reply = ReplyLine()
+            self._add(self._reply)
+        return self._reply
 
     # ---- the turn in progress
 
@@ -47,9 +55,8 @@ class ConversationPane(VerticalScroll):
             else:  # speech again before anything was played: the same turn goes on, its reply is dropped
                 self._user.provisional = True
                 self._drop_reply()
-        elif state == State.THINKING and self._reply is None:
-            self._reply = ReplyLine()  # "…" until the first words arrive
-            self._add(self._reply)
+        elif state == State.THINKING:
+            self._open_reply()  # "…" until the first words arrive
 
     def partial(self, text: str) -> None:
         if self._user is None:
@@ -68,16 +75,10 @@ class ConversationPane(VerticalScroll):
             self._user.text, self._user.provisional = text, False
 
     def reply_delta(self, text: str) -> None:
-        if self._reply is None:
-            self._reply = ReplyLine()
-            self._add(self._reply)
-        self._reply.text += text
+        self._open_reply().text += text
 
     def interrupted(self, heard: str, barge_in_ms: float | None) -> None:
-        if self._reply is None:
-            self._reply = ReplyLine()
-            self._add(self._reply)
-        self._reply.interrupt(heard, barge_in_ms)
+        self._open_reply().interrupt(heard, barge_in_ms)
 
     def notice(self, message: str) -> None:
         self._add(NoticeLine(message))

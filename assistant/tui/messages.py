@@ -23,8 +23,8 @@ class EngineInfo:
 
     llm: str
     tts: str
-    llm_note: str
-    tts_note: str
+    llm_why: str  # e.g. "backend = embedded", "auto: Ollama is not answering at …"
+    tts_why: str  # e.g. "configured", "it speaks faster than real time here (real-time factor 0.45)"
 
 
 class SessionReady(Message):

@@ -7,6 +7,7 @@ down. The heavy pipeline modules (~0.7 s of imports) are imported off the loop, 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,7 +18,6 @@ from textual.message import Message
 from assistant.audio.ports import Microphone, Speaker
 from assistant.config import Config
 from assistant.errors import UserError
-from assistant.events import State
 from assistant.tui.audio_setup import open_audio
 from assistant.tui.messages import ConversationUpdate, EngineInfo, EngineProgress, SessionFailed, SessionReady
 
@@ -46,12 +46,16 @@ class Session:
         """Until cancelled: open the audio, load the engines, converse. A failure is reported, never raised."""
         microphone = speaker = engines = None
         try:
-            conversation_class, turn_log_class, load_engines = await asyncio.to_thread(_import_pipeline)
+            await asyncio.to_thread(importlib.import_module, "assistant.conversation")  # the engines' modules too
+            from assistant.conversation import Conversation
+            from assistant.engines import load_engines
+            from assistant.metrics import TurnLog
+
             microphone, speaker = await self._open_audio(self.config, self.input_path)
             engines = await (self._load_engines or load_engines)(self.config,
                                                                  lambda line: report(EngineProgress(line)))
-            conversation = conversation_class(self.config, engines, microphone, speaker,
-                                              turn_log_class(self.config.conversation.metrics_file or None))
+            conversation = Conversation(self.config, engines, microphone, speaker,
+                                        TurnLog(self.config.conversation.metrics_file))
             conversation.subscribe(lambda event: report(ConversationUpdate(event)))
             self.conversation = conversation
             report(SessionReady(engine_info(engines), conversation.mode, startup_notices(engines)))
@@ -78,11 +82,9 @@ class Session:
             self.conversation.push_to_talk()
 
     def stop_speaking(self) -> None:
-        """Cut the assistant off. The conversation has no plain interrupt, so this presses push-to-talk twice: a
-        barge-in that opens a turn, and a press that closes that (empty) turn at once."""
-        if self.conversation is not None and self.conversation.state == State.SPEAKING:
-            self.conversation.push_to_talk()
-            self.conversation.push_to_talk()
+        """Cut the assistant off; what was played stays in the history, marked interrupted."""
+        if self.conversation is not None:
+            self.conversation.interrupt()
 
     def switch_mode(self) -> None:
         if self.conversation is not None:
@@ -101,17 +103,17 @@ class Session:
             self.conversation.clear_history()
 
 
-def _import_pipeline() -> tuple:
-    from assistant.conversation import Conversation
-    from assistant.engines import load_engines
-    from assistant.metrics import TurnLog
-
-    return Conversation, TurnLog, load_engines
-
-
 def engine_info(engines: Engines) -> EngineInfo:
     llm_note, tts_note = (*engines.notes, "", "")[:2]
-    return EngineInfo(engines.llm.name, engines.tts.name, llm_note, tts_note)
+    return EngineInfo(engines.llm.name, engines.tts.name, _why(llm_note, engines.llm.name),
+                      _why(tts_note, engines.tts.name))
+
+
+def _why(note: str, name: str) -> str:
+    """The reason in a load note, without the engine name it repeats: "Piper (configured)" → "configured"."""
+    why = note.removeprefix(name).strip()
+    why = why.removeprefix(name.split()[0] if name else "").removeprefix(":").strip()
+    return why[1:-1] if why.startswith("(") and why.endswith(")") else why
 
 
 def startup_notices(engines: Engines) -> list[str]:

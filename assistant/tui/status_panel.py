@@ -25,10 +25,10 @@ class StateBadge(Widget):
         content-align: center middle;
         background: $panel;
         color: $text-muted;
-        &.-listening { background: $success 30%; color: $text; }
-        &.-user-speaking { background: $accent; color: $text; }
-        &.-thinking { background: $warning 70%; color: $text; }
-        &.-speaking { background: $primary; color: $text; }
+        &.-listening { background: $success 25%; color: $text; }
+        &.-user-speaking { background: $primary; color: $text; }
+        &.-thinking { background: $accent 80%; color: $text; }
+        &.-speaking { background: $success 80%; color: $text; }
     }
     """
 
@@ -55,15 +55,15 @@ class EngineSummary(Widget):
     engines = reactive[EngineInfo | None](None, layout=True)
 
     def render(self) -> Content:
-        loading = ("loading…", "$text-muted")
+        loading = ("loading…", "$foreground-muted")
         engines = self.engines
         parts: list[str | tuple[str, str]] = [("mode   ", "bold"), self.mode or loading, "\n",
                                               ("LLM    ", "bold"), engines.llm if engines else loading]
-        if engines and engines.llm_note:
-            parts += ["\n", (f"       {engines.llm_note}", "$text-muted")]
+        if engines and engines.llm_why:
+            parts += ["\n", (f"       {engines.llm_why}", "$foreground-muted")]
         parts += ["\n", ("voice  ", "bold"), engines.tts if engines else loading]
-        if engines and engines.tts_note:
-            parts += ["\n", (f"       {engines.tts_note}", "$text-muted")]
+        if engines and engines.tts_why:
+            parts += ["\n", (f"       {engines.tts_why}", "$foreground-muted")]
         return Content.assemble(*parts)
 
 
