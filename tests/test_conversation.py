@@ -70,17 +70,20 @@ def test_barge_in_silences_the_reply_trims_history_and_answers_the_new_question(
     played_on = sound[(sound >= onset) & (sound < onset + 0.6)]
     assert played_on.size == 0 or played_on[-1] <= onset + 0.15, f"still playing {played_on[-1] - onset:.3f}s in"
 
-    first, second = result.turns[0], result.turns[1]
+    first, later = result.turns[0], result.turns[1:]
     assert first["interrupted"] and first["outcome"] == "interrupted"
     assert first["barge_in_ms"] is not None and first["barge_in_ms"] <= 150
     heard, generated = normalized_words(first["reply"]), normalized_words(speakable("".join(deltas)))
     assert 0 < len(heard) < len(generated) and generated[: len(heard)] == heard
     assert result.history[1].interrupted and normalized_words(result.history[1].content) == heard
-    assert word_error_rate("Stop. What is two plus two?", second["transcript"]) <= 0.34, second["transcript"]
+    # "Stop." may come out as a turn of its own (or as nothing, if Whisper drops the lone word)
+    heard_later = " ".join(t["transcript"] for t in later)
+    assert word_error_rate("Stop. What is two plus two?", heard_later) <= 0.34, heard_later
+    second = later[-1]
     assert second["outcome"] == "replied" and second["reply"]
     # nothing from the interrupted turn played after the cut: the next sound is the new reply
-    later = sound[sound > onset + 0.15]
-    assert later.size and later[0] * 1000 >= second["times_ms"]["first_audio"] - 30
+    after_cut = sound[sound > onset + 0.15]
+    assert after_cut.size and after_cut[0] * 1000 >= second["times_ms"]["first_audio"] - 30
 
 
 def test_silence_and_noise_start_no_turn(config, tmp_path):
