@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import ConfigError
+from assistant.events import MODES
 
 
 def setting(default: Any, doc: str, *, min: float | None = None, max: float | None = None,
@@ -113,7 +114,7 @@ class AudioConfig:
     output_device: str = setting("", "speaker: \"\" = system default, an index or part of a name")
     output_sample_rate: int = setting(24000, "speaker sample rate; TTS audio is resampled to it", min=8000, max=192000)
     mode: str = setting("always-listening", "always-listening (the VAD takes turns) or push-to-talk",
-                        choices=("always-listening", "push-to-talk"))
+                        choices=MODES)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,8 @@ from assistant.config import Config
 from assistant.engines import Engines
 from assistant.events import (
     FRAME_SAMPLES,
+    MODES,
+    PUSH_TO_TALK,
     SAMPLE_RATE,
     ConversationEvent,
     FinalTranscript,
@@ -48,8 +50,6 @@ from assistant.metrics import TurnLog, TurnRecord
 
 log = logging.getLogger(__name__)
 
-PUSH_TO_TALK = "push-to-talk"
-MODES = ("always-listening", PUSH_TO_TALK)
 SPOKEN_LLM_NOTICE = "Sorry, I can't think right now."
 END_PAD_S = 0.2
 GUARD_SLACK_S = 1.0  # audio kept after the last voiced frame for the final transcript

@@ -22,6 +22,7 @@ class Engines:
     llm: LanguageModel
     tts: TextToSpeech
     notes: list[str]  # which backend/engine was picked, and why
+    llm_fallback: str | None = None  # why the embedded model stands in for Ollama (backend = auto)
 
     async def close(self) -> None:
         self.vad.close()
@@ -62,4 +63,5 @@ async def load_engines(config: Config, on_progress: Callable[[str], None] = lamb
     finally:
         loader.close()
     (vad, stt), llm_choice, tts_choice = speech.result(), llm.result(), tts.result()
-    return Engines(vad, stt, llm_choice.model, tts_choice.engine, [llm_choice.reason, tts_choice.reason])
+    return Engines(vad, stt, llm_choice.model, tts_choice.engine, [llm_choice.reason, tts_choice.reason],
+                   llm_choice.fallback)

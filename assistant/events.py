@@ -10,6 +10,10 @@ import numpy as np
 SAMPLE_RATE = 16_000  # every microphone frame and STT input is 16 kHz mono float32
 FRAME_SAMPLES = 512  # 32 ms: the frame size Silero VAD expects at 16 kHz
 
+# Who takes turns: the VAD (always listening), or a key the user presses.
+ALWAYS_LISTENING, PUSH_TO_TALK = "always-listening", "push-to-talk"
+MODES = (ALWAYS_LISTENING, PUSH_TO_TALK)
+
 
 @dataclass(frozen=True)
 class SpeechStarted:

@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 from assistant.audio.devices import DeviceMicrophone, DeviceSpeaker, resolve_device
 from assistant.config import Config
-from assistant.conversation import PUSH_TO_TALK, Conversation
+from assistant.conversation import Conversation
 from assistant.duplex import describe_turn
 from assistant.engines import load_engines
-from assistant.events import ConversationEvent, FinalTranscript, ModeChanged, Notice, TurnFinished
+from assistant.events import PUSH_TO_TALK, ConversationEvent, FinalTranscript, ModeChanged, Notice, TurnFinished
 from assistant.metrics import TurnLog
 
 

@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 import ollama
@@ -53,11 +53,13 @@ class LanguageModel(Protocol):
     async def close(self) -> None: ...
 
 
-class LlmChoice(NamedTuple):
-    """What `load_llm` picked, and a one-line reason fit for a status line (`model, reason = await ...`)."""
+@dataclass(frozen=True)
+class LlmChoice:
+    """What `load_llm` picked, and a one-line reason fit for a status line."""
 
     model: LanguageModel
     reason: str
+    fallback: str | None = None  # with backend = auto: why Ollama was not used, if it was not
 
 
 async def load_llm(config: Config) -> LlmChoice:
@@ -89,7 +91,7 @@ async def load_llm(config: Config) -> LlmChoice:
         raise
     await ollama_llm.close()
     model = await EmbeddedLlm.load(config)
-    return LlmChoice(model, f"{model.name} (auto: {why_not})")
+    return LlmChoice(model, f"{model.name} (auto: {why_not})", fallback=why_not)
 
 
 def _with_system_prompt(messages: Messages, system_prompt: str) -> Messages:

@@ -249,7 +249,8 @@ def test_probe(config, standin):
 
 def test_auto_picks_ollama_when_it_answers_with_the_model(config, standin):
     async def main() -> tuple[str, str, type]:
-        model, reason = await load_llm(llm_config(config, standin.host, backend="auto"))
+        choice = await load_llm(llm_config(config, standin.host, backend="auto"))
+        model, reason = choice.model, choice.reason
         try:
             return model.name, reason, type(model)
         finally:
@@ -264,7 +265,8 @@ def test_auto_falls_back_to_embedded_when_ollama_is_not_running(config):
     host = closed_port_host()
 
     async def main() -> tuple[LanguageModel, str, str]:
-        model, reason = await load_llm(llm_config(config, host, backend="auto"))
+        choice = await load_llm(llm_config(config, host, backend="auto"))
+        model, reason = choice.model, choice.reason
         try:
             text = "".join(await collect(model, QUESTION, []))
         finally:
@@ -281,7 +283,8 @@ def test_auto_falls_back_to_embedded_when_ollama_is_not_running(config):
 
 def test_auto_falls_back_to_embedded_when_ollama_lacks_the_model(config, standin):
     async def main() -> tuple[type, str]:
-        model, reason = await load_llm(llm_config(config, standin.host, backend="auto", model="phi9"))
+        choice = await load_llm(llm_config(config, standin.host, backend="auto", model="phi9"))
+        model, reason = choice.model, choice.reason
         await model.close()
         return type(model), reason
 
@@ -297,7 +300,8 @@ def test_backend_ollama_fails_fast_with_the_fix_when_it_is_not_running(config):
 
 def test_backend_ollama_preloads_the_model(config, standin):
     async def main() -> str:
-        model, reason = await load_llm(llm_config(config, standin.host, backend="ollama"))
+        choice = await load_llm(llm_config(config, standin.host, backend="ollama"))
+        model, reason = choice.model, choice.reason
         await model.close()
         return reason
 

@@ -223,12 +223,13 @@ def test_percentiles_are_nearest_rank():
 
 
 def test_ollama_fallback_is_a_startup_notice():
-    def engines(note: str, name: str) -> Engines:
+    def engines(note: str, name: str, fallback: str | None = None) -> Engines:
         llm = ScriptedLlm([])
         llm.name = name
-        return Engines(None, None, llm, ScriptedTts(), [note, "Piper (configured)"])
+        return Engines(None, None, llm, ScriptedTts(), [note, "Piper (configured)"], fallback)
 
-    fallback = engines("embedded X (auto: Ollama is not answering at http://127.0.0.1:11434)", "embedded X")
+    fallback = engines("embedded X (auto: Ollama is not answering at http://127.0.0.1:11434)", "embedded X",
+                       "Ollama is not answering at http://127.0.0.1:11434")
     assert startup_notices(fallback) == ["Ollama is not answering at http://127.0.0.1:11434: using the embedded "
                                          "model (embedded X)"]
     assert startup_notices(engines("ollama llama3.2:1b at http://h (auto: Ollama answered)", "ollama x")) == []

@@ -205,11 +205,7 @@ class DeviceSpeaker:
         return float(self._stream.latency)
 
     def enqueue(self, chunk: AudioChunk) -> PlayingChunk:
-        if chunk.sample_rate != self.sample_rate:
-            raise ValueError(f"speaker plays {self.sample_rate} Hz, chunk is {chunk.sample_rate} Hz")
-        playing = PlayingChunk(chunk)
-        self._buffer.add(playing)
-        return playing
+        return self._buffer.enqueue(chunk, self.sample_rate)
 
     def _cut(self) -> float:
         """Silence now: aborting drops what PortAudio has buffered (stop() would play it out first)."""

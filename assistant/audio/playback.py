@@ -64,6 +64,14 @@ class ChunkBuffer:
         self._queued = 0
         self.paused = False  # while paused, pulls give silence and nothing is consumed
 
+    def enqueue(self, chunk: AudioChunk, sample_rate: int) -> PlayingChunk:
+        """Queue a chunk for a speaker running at `sample_rate`; the handle reports its playback."""
+        if chunk.sample_rate != sample_rate:
+            raise ValueError(f"speaker plays {sample_rate} Hz, chunk is {chunk.sample_rate} Hz")
+        playing = PlayingChunk(chunk)
+        self.add(playing)
+        return playing
+
     def add(self, playing: PlayingChunk) -> None:
         with self._lock:
             self._queue.append(playing)

@@ -100,12 +100,8 @@ class WavSpeaker:
             await asyncio.sleep(SPEAKER_BLOCK_S)
 
     def enqueue(self, chunk: AudioChunk) -> PlayingChunk:
-        if chunk.sample_rate != self.sample_rate:
-            raise ValueError(f"speaker plays {self.sample_rate} Hz, chunk is {chunk.sample_rate} Hz")
         self._play_due()  # silence until now: a chunk can only start playing after it arrives
-        playing = PlayingChunk(chunk)
-        self._buffer.add(playing)
-        return playing
+        return self._buffer.enqueue(chunk, self.sample_rate)
 
     def pause(self) -> float:
         self._play_due()  # everything due until now has sounded; nothing after it will

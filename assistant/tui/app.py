@@ -15,6 +15,7 @@ from textual.widgets import Footer, Header, Input
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from assistant.events import (
+    PUSH_TO_TALK,
     FinalTranscript,
     MicLevel,
     ModeChanged,
@@ -31,7 +32,7 @@ from assistant.tui.error_screen import StartupErrorScreen
 from assistant.tui.latency_panel import LatencyPanel
 from assistant.tui.level_meter import LevelMeter
 from assistant.tui.messages import ConversationUpdate, EngineProgress, SessionFailed, SessionReady
-from assistant.tui.session import PUSH_TO_TALK, Session
+from assistant.tui.session import Session
 from assistant.tui.startup_panel import StartupPanel
 from assistant.tui.status_panel import StatusPanel
 

@@ -18,6 +18,7 @@ from textual.message import Message
 from assistant.audio.ports import Microphone, Speaker
 from assistant.config import Config
 from assistant.errors import UserError
+from assistant.events import ALWAYS_LISTENING, PUSH_TO_TALK
 from assistant.tui.audio_setup import open_audio
 from assistant.tui.messages import ConversationUpdate, EngineInfo, EngineProgress, SessionFailed, SessionReady
 
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
     from assistant.engines import Engines
 
 log = logging.getLogger(__name__)
-
-ALWAYS_LISTENING, PUSH_TO_TALK = "always-listening", "push-to-talk"
 
 LoadEngines = Callable[[Config, Callable[[str], None]], Awaitable["Engines"]]
 OpenAudio = Callable[[Config, str | Path | None], Awaitable[tuple[Microphone, Speaker]]]
@@ -118,8 +117,6 @@ def _why(note: str, name: str) -> str:
 
 def startup_notices(engines: Engines) -> list[str]:
     """With backend = auto, say when Ollama did not answer and the embedded model stands in."""
-    llm_note = engines.notes[0] if engines.notes else ""
-    if "(auto: " in llm_note and "Ollama answered" not in llm_note:
-        why = llm_note.split("(auto: ", 1)[1].removesuffix(")")
-        return [f"{why}: using the embedded model ({engines.llm.name})"]
+    if engines.llm_fallback:
+        return [f"{engines.llm_fallback}: using the embedded model ({engines.llm.name})"]
     return []
