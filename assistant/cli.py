@@ -32,6 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     say.add_argument("--output", metavar="FILE.wav", help="write a WAV file instead of playing it")
     say.add_argument("--engine", choices=("kokoro", "piper"), help="override [tts] engine")
 
+    bench = commands.add_parser("bench", help="measure latency, barge-in, CPU and memory on spoken fixtures")
+    bench.add_argument("--tts", default="piper,kokoro", metavar="ENGINES", help="TTS engines to run, comma-separated")
+    bench.add_argument("--baseline", choices=("sequential",), help="also run the naive sequential pipeline")
+    bench.add_argument("--short", action="store_true", help="a few fixtures, Piper only, with the baseline (CI)")
+    bench.add_argument("--json", metavar="FILE", help="also write every number as JSON")
+
     converse = commands.add_parser("converse", help="headless duplex: a WAV file as the mic, a WAV file as the speaker")
     converse.add_argument("--input", required=True, metavar="IN.wav", help="what the microphone hears (real time)")
     converse.add_argument("--output", required=True, metavar="OUT.wav", help="what the speaker plays, aligned to IN")
@@ -159,6 +165,27 @@ def _print_duplex(result, as_json: bool) -> None:
     print(f"\nevent loop: max stall {stall['max']:.1f} ms, p99 {stall['p99']:.1f} ms")
 
 
+def _bench(args: argparse.Namespace, config: Config) -> int:
+    import json
+
+    from assistant.bench.report import goal_lines, table
+    from assistant.bench.runner import SHORT, BenchOptions, run_bench
+
+    engines = tuple(name.strip() for name in args.tts.split(",") if name.strip())
+    if unknown := [name for name in engines if name not in ("kokoro", "piper")]:
+        raise UserError(f"--tts: unknown engine {unknown[0]!r} (expected kokoro and/or piper)")
+    options = SHORT if args.short else BenchOptions(tts_engines=engines, baseline=args.baseline == "sequential")
+    results = asyncio.run(run_bench(config, options, progress=lambda line: print(line, flush=True)))
+    print()
+    print(table(results))
+    print("\ngoals:")
+    print(goal_lines(results))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as file:
+            json.dump(results, file, indent=1)
+    return 0
+
+
 def _converse(args: argparse.Namespace, config: Config) -> int:
     from assistant.duplex import run_duplex
 
@@ -217,6 +244,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "models": _models,
     "transcribe": _transcribe,
     "say": _say,
+    "bench": _bench,
     "converse": _converse,
     "ask": _ask,
     "demo": _demo,

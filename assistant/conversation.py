@@ -230,7 +230,7 @@ class Conversation:
         if turn.reply_task:
             turn.reply_task.cancel()
         self._answering = None
-        for key in ("speech_end", "end_of_turn", "stt_final", "llm_first_token", "first_tts_chunk"):
+        for key in ("speech_end", "end_of_turn", "stt_final", "llm_first_token", "first_chunk", "first_tts_chunk"):
             turn.record.times_ms.pop(key, None)
         turn.record.transcript = ""
         self._hearing = turn
@@ -403,8 +403,10 @@ class Conversation:
                     turn.record.reply += delta
                     self._emit(ReplyDelta(delta))
                     for chunk in chunker.feed(delta):
+                        turn.record.times_ms.setdefault("first_chunk", self._ms(time.monotonic()))
                         chunks.put_nowait((chunk, False))
             for chunk in chunker.flush():
+                turn.record.times_ms.setdefault("first_chunk", self._ms(time.monotonic()))
                 chunks.put_nowait((chunk, False))
             return None
         except LlmError as error:

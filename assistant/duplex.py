@@ -31,10 +31,12 @@ class DuplexResult:
     input_s: float
     output_s: float
     history: list[Message]
+    ready_at: float  # monotonic time the microphone started: the pipeline was ready to listen
 
     def to_json(self) -> dict:
         return {"turns": self.turns, "loop_stall_ms": self.loop_stall_ms, "engines": self.engines,
-                "input_s": round(self.input_s, 3), "output_s": round(self.output_s, 3)}
+                "input_s": round(self.input_s, 3), "output_s": round(self.output_s, 3),
+                "ready_monotonic_s": self.ready_at}
 
 
 async def run_duplex(config: Config, input_path: str | Path, output_path: str | Path | None,
@@ -75,7 +77,8 @@ async def run_duplex(config: Config, input_path: str | Path, output_path: str | 
         if own_engines:
             await engines.close()
     return DuplexResult([r.to_json() for r in conversation.records], monitor.summary_ms(), engines.notes,
-                        microphone.duration, len(speaker.audio) / speaker.sample_rate, conversation.history.messages)
+                        microphone.duration, len(speaker.audio) / speaker.sample_rate, conversation.history.messages,
+                        microphone.time_of(0))
 
 
 async def _until_done(conversation: Conversation, microphone: WavMicrophone, max_turns: int | None) -> None:

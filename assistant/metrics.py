@@ -14,8 +14,8 @@ import numpy as np
 from assistant.engine_thread import EngineThread
 
 # Stages of a turn, in order; each is a time in ms on the input timeline (0 = first microphone sample).
-STAGES = ("speech_start", "speech_end", "end_of_turn", "stt_final", "llm_first_token", "first_tts_chunk",
-          "first_audio")
+STAGES = ("speech_start", "speech_end", "end_of_turn", "stt_final", "llm_first_token", "first_chunk",
+          "first_tts_chunk", "first_audio")
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""`voice-assistant bench`: the latency benchmark, its spoken fixtures, and the naive sequential baseline."""

@@ -1,0 +1,87 @@
+"""The benchmark's table and its goals, from the numbers `run_bench` returns."""
+
+from __future__ import annotations
+
+GOAL_SLACK_MS = 150  # Kokoro: nothing but the end-of-turn wait and the first chunk's synthesis on the critical path
+
+
+def _triple(stats: dict) -> str:
+    if not stats or stats.get("p50") is None:
+        return "n/a"
+    return f"{stats['p50']:.0f} / {stats['p95']:.0f} / {stats['max']:.0f} (n={stats['n']})"
+
+
+def table(results: dict) -> str:
+    engines = results["engines"]
+    names = list(engines)
+    rows: list[tuple[str, list[str]]] = [
+        ("voice-to-voice p50 / p95 / max ms", [_triple(engines[n]["voice_to_voice_ms"]) for n in names])]
+    stage_names = {stage for n in names for stage in engines[n]["stages_after_speech_end_ms"]}
+    for stage in ("end_of_turn", "stt_final", "llm_first_token", "first_chunk", "first_tts_chunk", "first_audio"):
+        if stage in stage_names:
+            rows.append((f"  {stage.replace('_', ' ')} (median, after speech end)",
+                         [_ms(engines[n]["stages_after_speech_end_ms"].get(stage), "+") for n in names]))
+    rows += [
+        ("first chunk synthesis (median)", [_ms(engines[n]["first_chunk_synthesis_ms"]) for n in names]),
+        ("barge-in, from the files p50 / p95 / max ms", [_triple(engines[n]["barge_in_ms"]) for n in names]),
+        ("barge-in, pipeline p50 / p95 / max ms", [_triple(engines[n]["barge_in_pipeline_ms"]) for n in names]),
+        ("event-loop stall max / p99", [f"{engines[n]['loop_stall_ms']['max']:.1f} / "
+                                        f"{engines[n]['loop_stall_ms']['p99']:.1f} ms" for n in names]),
+        ("STT word error rate", [f"{engines[n]['stt_wer'] * 100:.1f} %" for n in names]),
+    ]
+    if all("sequential" in engines[n] for n in names):
+        rows += [("sequential baseline TTFA p50 / p95 / max ms",
+                  [_triple(engines[n]["sequential"]["time_to_first_audio_ms"]) for n in names]),
+                 ("sequential ÷ async (p50)", [f"{engines[n]['sequential_over_async']}×" for n in names])]
+    process = results["process"]
+    width = max(len(label) for label, _ in rows) + 2
+    column = max(28, *(len(cell) + 2 for _, cells in rows for cell in cells))
+    lines = [f"{'':{width}}" + "".join(f"{n:{column}}" for n in names)]
+    lines += [f"{label:{width}}" + "".join(f"{cell:{column}}" for cell in cells) for label, cells in rows]
+    lines += ["", f"idle CPU (always listening, quiet room): {process['idle_cpu_percent']} % of one core",
+              f"launch → ready: {process['launch_to_ready_ms']:.0f} ms; peak RSS {process['peak_rss_mib']:.0f} MiB",
+              f"machine: {results['machine']['cpus']} CPUs, {results['machine']['processor']}"]
+    return "\n".join(lines)
+
+
+def _ms(value: float | None, sign: str = "") -> str:
+    return "n/a" if value is None else f"{sign}{value:.0f} ms"
+
+
+def goals(results: dict) -> list[tuple[str, bool | None]]:
+    """Each goal of the latency issue, and whether this run met it (None: not measured in this run)."""
+    checks: list[tuple[str, bool | None]] = []
+    for name, engine in results["engines"].items():
+        v2v = engine["voice_to_voice_ms"]
+        if name == "piper":
+            checks.append((f"piper voice-to-voice p50 {v2v['p50']} ≤ 700 ms", _le(v2v["p50"], 700)))
+            checks.append((f"piper voice-to-voice p95 {v2v['p95']} ≤ 1000 ms", _le(v2v["p95"], 1000)))
+        elif name == "kokoro" and engine["end_of_turn_wait_ms"] is not None and engine["first_chunk_synthesis_ms"]:
+            limit = engine["end_of_turn_wait_ms"] + engine["first_chunk_synthesis_ms"] + GOAL_SLACK_MS
+            checks.append((f"kokoro voice-to-voice p50 {v2v['p50']} ≤ end-of-turn wait + first-chunk synthesis "
+                           f"+ {GOAL_SLACK_MS} = {limit:.0f} ms", _le(v2v["p50"], limit)))
+        barge = engine["barge_in_ms"]
+        checks.append((f"{name} barge-in p50 {barge['p50']} ≤ 80 ms", _le(barge["p50"], 80)))
+        checks.append((f"{name} barge-in p95 {barge['p95']} ≤ 120 ms", _le(barge["p95"], 120)))
+        stall = engine["loop_stall_ms"]
+        checks.append((f"{name} loop stall max {stall['max']} ≤ 20 ms, p99 {stall['p99']} ≤ 5 ms",
+                       stall["max"] <= 20 and stall["p99"] <= 5))
+        if "sequential_over_async" in engine:
+            ratio = engine["sequential_over_async"]
+            checks.append((f"{name} sequential ÷ async time to first audio {ratio}× ≥ 3×", _ge(ratio, 3)))
+    idle = results["process"]["idle_cpu_percent"]
+    checks.append((f"idle CPU {idle} % ≤ 5 % of one core", _le(idle, 5)))
+    return checks
+
+
+def _le(value: float | None, limit: float) -> bool | None:
+    return None if value is None else value <= limit
+
+
+def _ge(value: float | None, limit: float) -> bool | None:
+    return None if value is None else value >= limit
+
+
+def goal_lines(results: dict) -> str:
+    marks = {True: "met", False: "MISSED", None: "not measured"}
+    return "\n".join(f"  [{marks[met]}] {text}" for text, met in goals(results))

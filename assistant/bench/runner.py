@@ -1,0 +1,222 @@
+"""Runs the benchmark suite: spoken questions and barge-ins through the duplex mode in real time, per TTS engine,
+the sequential baseline beside them, idle CPU, launch → ready and peak RSS. Returns plain numbers (JSON-ready).
+
+Every latency starts from ground truth (the fixture's known speech end or cut-in onset), never from the
+pipeline's own VAD; barge-in is read from the output file (the last loud reply sample after the cut-in).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from assistant.audio.spans import active_span
+from assistant.bench.fixtures import BargeInInput, QuestionInput, barge_in_inputs, question_inputs
+from assistant.bench.sequential import run_sequential
+from assistant.config import Config, render_toml
+from assistant.conversation import Conversation
+from assistant.duplex import run_duplex
+from assistant.engines import Engines, load_engines
+from assistant.events import SAMPLE_RATE, State
+from assistant.wer import normalized_words, word_error_rate
+
+STAGES_AFTER_END = ("end_of_turn", "stt_final", "llm_first_token", "first_chunk", "first_tts_chunk", "first_audio")
+QUESTION_REPLY_S = 3.0  # a question's reply is cut after this much speech: latency is decided by then
+CUT_IN_REPLY_S = 1.0  # the reply to a cut-in is not what the barge-in fixture measures
+SILENT_WINDOW_S = 1.0  # after a cut-in's onset, the reply must fall silent within this window (else 1000 ms)
+NOISE_DBFS = -60.0  # the "silence" of the idle measurement: a quiet room, not digital zero
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    tts_engines: tuple[str, ...] = ("piper", "kokoro")
+    questions: int | None = None  # None: all fixtures
+    barge_ins: int | None = None
+    idle_s: float = 30.0
+    baseline: bool = False  # also run the naive sequential pipeline
+
+
+SHORT = BenchOptions(tts_engines=("piper",), questions=2, barge_ins=2, idle_s=5.0, baseline=True)
+
+
+def summary(values: list[float]) -> dict[str, float | int | None]:
+    if not values:
+        return {"p50": None, "p95": None, "max": None, "n": 0}
+    return {"p50": round(statistics.median(values), 1), "p95": round(float(np.percentile(values, 95)), 1),
+            "max": round(max(values), 1), "n": len(values)}
+
+
+async def run_bench(config: Config, options: BenchOptions, progress: Callable[[str], None]) -> dict:
+    results: dict = {"machine": machine(), "engines": {}}
+    with tempfile.TemporaryDirectory(prefix="bench-") as folder:
+        work = Path(folder)
+        questions = question_inputs(work, options.questions)
+        barge_ins = barge_in_inputs(work, options.barge_ins)
+        progress("launch → ready (a fresh process answering one question)")
+        results["process"] = launch_to_ready(config, questions[0].path, work)
+        for index, engine in enumerate(options.tts_engines):
+            tts_config = dataclasses.replace(config, tts=dataclasses.replace(config.tts, engine=engine))
+            engines = await load_engines(tts_config)
+            try:
+                progress(f"[{engine}] {'; '.join(engines.notes)}")
+                results["engines"][engine] = await bench_engine(tts_config, engines, questions, barge_ins,
+                                                                options.baseline, work, progress)
+                if index == 0:
+                    progress(f"idle CPU over {options.idle_s:g} s of silence, always listening")
+                    results["process"]["idle_cpu_percent"] = await idle_cpu(tts_config, engines, options.idle_s,
+                                                                            work)
+            finally:
+                await engines.close()
+    return results
+
+
+async def bench_engine(config: Config, engines: Engines, questions: list[QuestionInput],
+                       barge_ins: list[BargeInInput], baseline: bool, work: Path,
+                       progress: Callable[[str], None]) -> dict:
+    v2v, stages, eot_wait, first_synth, stalls, wer_parts = [], [], [], [], [], []
+    for question in questions:
+        result = await run_duplex(config, question.path, work / "out.wav", engines=engines,
+                                  control=cap_replies(QUESTION_REPLY_S, CUT_IN_REPLY_S))
+        stalls.append(result.loop_stall_ms)
+        turn = next((t for t in result.turns if "first_audio" in t["times_ms"]), None)
+        if turn is None:
+            progress(f"  {question.utterance.file}: no reply was played ({[t['notice'] for t in result.turns]})")
+            continue
+        times, end_ms = turn["times_ms"], question.speech_end_s * 1000
+        v2v.append(times["first_audio"] - end_ms)
+        stages.append({stage: times[stage] - end_ms for stage in STAGES_AFTER_END if stage in times})
+        eot_wait.append(times["end_of_turn"] - end_ms)
+        first_synth.append(times["first_tts_chunk"] - times["first_chunk"])
+        reference = question.utterance.text
+        wer_parts.append((word_error_rate(reference, turn["transcript"]), len(normalized_words(reference))))
+        progress(f"  {v2v[-1]:6.0f} ms  {question.utterance.voice:22} {turn['transcript']!r} → "
+                 f"{turn['reply'][:50]!r}")
+    barge_files, barge_pipeline, missed = [], [], 0
+    for fixture in barge_ins:
+        result = await run_duplex(config, fixture.path, work / "out.wav", engines=engines,
+                                  control=cap_replies(None, CUT_IN_REPLY_S))
+        stalls.append(result.loop_stall_ms)
+        cut = next((t for t in result.turns if t["interrupted"] and t["barge_in_ms"] is not None), None)
+        if cut is None:
+            missed += 1
+            progress(f"  barge-in {fixture.cut_in.text!r}: no reply was cut (it had ended, or never started)")
+            continue
+        barge_pipeline.append(cut["barge_in_ms"])
+        barge_files.append(silent_after(work / "out.wav", fixture.cut_in_onset_s) * 1000)
+        progress(f"  barge-in {barge_files[-1]:5.0f} ms  {fixture.cut_in.text!r} after {cut['reply'][-40:]!r}")
+    engine_results = {
+        "voice_to_voice_ms": summary(v2v),
+        "stages_after_speech_end_ms": {stage: round(statistics.median(row[stage] for row in stages if stage in row), 1)
+                                       for stage in STAGES_AFTER_END if any(stage in row for row in stages)},
+        "end_of_turn_wait_ms": round(statistics.median(eot_wait), 1) if eot_wait else None,
+        "first_chunk_synthesis_ms": round(statistics.median(first_synth), 1) if first_synth else None,
+        "barge_in_ms": summary(barge_files),
+        "barge_in_pipeline_ms": summary(barge_pipeline),
+        "barge_in_missed": missed,
+        "loop_stall_ms": {"max": max(s["max"] for s in stalls),
+                          "p99": round(statistics.median(s["p99"] for s in stalls), 1)},
+        "stt_wer": round(sum(w * n for w, n in wer_parts) / max(1, sum(n for _, n in wer_parts)), 3),
+        "questions": len(questions),
+        "replied": len(v2v),
+    }
+    if baseline:
+        engine_results["sequential"] = await bench_sequential(config, engines, questions, progress)
+        async_p50 = engine_results["voice_to_voice_ms"]["p50"]
+        sequential_p50 = engine_results["sequential"]["time_to_first_audio_ms"]["p50"]
+        engine_results["sequential_over_async"] = (round(sequential_p50 / async_p50, 2)
+                                                   if async_p50 and sequential_p50 else None)
+    return engine_results
+
+
+async def bench_sequential(config: Config, engines: Engines, questions: list[QuestionInput],
+                           progress: Callable[[str], None]) -> dict:
+    ttfa = []
+    for question in questions:
+        turn = await run_sequential(config, engines, question.path)
+        ttfa.append(turn.first_audio_s * 1000 - question.speech_end_s * 1000)
+        progress(f"  sequential {ttfa[-1]:6.0f} ms  {turn.transcript!r} → {turn.reply[:50]!r}")
+    return {"time_to_first_audio_ms": summary(ttfa)}
+
+
+def cap_replies(first_s: float | None, later_s: float):
+    """A duplex `control` that cuts each reply after it has spoken this long: the first turn's (None: never)
+    and later turns'. The benchmark measures how a reply starts; hearing all of it would only cost time."""
+
+    async def control(conversation: Conversation) -> None:
+        speaking_since: dict[int, float] = {}
+        while True:
+            await asyncio.sleep(0.05)
+            if conversation.state != State.SPEAKING or not conversation.records:
+                continue
+            turn = conversation.records[-1].turn
+            since = speaking_since.setdefault(turn, time.monotonic())
+            limit = first_s if turn == 1 else later_s
+            if limit is not None and time.monotonic() - since > limit:
+                conversation.interrupt()
+
+    return control
+
+
+def silent_after(output: Path, onset_s: float) -> float:
+    """Seconds from `onset_s` to the last loud sample of the output within the window after it."""
+    played, rate = soundfile.read(str(output), dtype="float32")
+    window = played[int(onset_s * rate):int((onset_s + SILENT_WINDOW_S) * rate)]
+    span = active_span(window, rate)
+    return 0.0 if span is None else span[1]
+
+
+async def idle_cpu(config: Config, engines: Engines, seconds: float, work: Path) -> float:
+    """CPU time of this whole process (every thread) per wall second while the pipeline hears only a quiet room."""
+    noise = np.random.default_rng(0).normal(0, 10 ** (NOISE_DBFS / 20), int(seconds * SAMPLE_RATE))
+    path = work / "idle.wav"
+    soundfile.write(str(path), noise.astype(np.float32), SAMPLE_RATE)
+    cpu, wall = time.process_time(), time.monotonic()
+    await run_duplex(config, path, None, engines=engines)
+    return round((time.process_time() - cpu) / (time.monotonic() - wall) * 100, 1)
+
+
+def launch_to_ready(config: Config, question: Path, work: Path) -> dict:
+    """A fresh `voice-assistant converse` process: from launch to the microphone running, and its peak RSS."""
+    config_path = work / "config.toml"
+    config_path.write_text(render_toml(config))
+    command = [sys.executable, "-m", "assistant", "--config", str(config_path), "converse",
+               "--input", str(question), "--output", str(work / "launch.wav"), "--json"]
+    launched = time.monotonic()
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = child.communicate()
+    if child.returncode != 0:
+        raise RuntimeError(f"the launch run failed: {stderr.strip().splitlines()[-1:]}")
+    ready = json.loads(stdout)["ready_monotonic_s"]
+    max_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest child so far: this one
+    rss_mib = max_rss / 1024 if sys.platform != "darwin" else max_rss / 2**20
+    return {"launch_to_ready_ms": round((ready - launched) * 1000, 1), "peak_rss_mib": round(rss_mib, 1)}
+
+
+def machine() -> dict:
+    return {"cpus": os.cpu_count(), "processor": _cpu_model(), "system": platform.platform(terse=True),
+            "python": platform.python_version()}
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"

@@ -1,0 +1,51 @@
+"""The naive pipeline the product exists to avoid, built from the same engines, as the benchmark's baseline.
+
+Wait for the end of the turn, transcribe, take the whole LLM completion, synthesize the whole reply, then play:
+each stage waits for the one before it to finish. Playback is taken to start the moment synthesis ends (no
+device latency), which flatters the baseline.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from assistant.audio.wav import WavMicrophone
+from assistant.config import Config
+from assistant.conversation import END_PAD_S
+from assistant.engines import Engines
+from assistant.events import SAMPLE_RATE, SpeechEnded
+
+
+@dataclass(frozen=True)
+class SequentialTurn:
+    transcript: str
+    reply: str
+    first_audio_s: float  # on the input timeline
+
+
+async def run_sequential(config: Config, engines: Engines, input_path: Path) -> SequentialTurn:
+    """One spoken question through the naive pipeline, the input played in real time."""
+    microphone = WavMicrophone(input_path)
+    engines.vad.reset()
+    heard: list[np.ndarray] = []
+    offset = None
+    async for frame in microphone.frames():
+        heard.append(frame.samples)
+        result = await engines.vad.process(frame.samples, frame.start)
+        if isinstance(result.event, SpeechEnded):
+            offset = result.event.sample
+            break
+        if microphone.input_done.is_set():
+            break
+    microphone.close()
+    if offset is None:
+        raise RuntimeError(f"{input_path}: the VAD heard no end of speech")
+    audio = np.concatenate(heard)[: offset + int(END_PAD_S * SAMPLE_RATE)]
+    transcript = await engines.stt.final(audio)
+    reply = "".join([delta async for delta in engines.llm.stream([{"role": "user", "content": transcript}])])
+    _ = [chunk async for chunk in engines.tts.synthesize(reply, config.audio.output_sample_rate)]
+    return SequentialTurn(transcript, reply, time.monotonic() - microphone.time_of(0))
