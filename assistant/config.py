@@ -122,6 +122,8 @@ class ConversationConfig:
     partial_interval_ms: int = setting(400, "how often to refresh the live transcript while the user speaks",
                                        min=100, max=10000)
     preroll_ms: int = setting(200, "audio kept from before the detected speech onset", min=0, max=2000)
+    speculative_end_of_turn: bool = setting(True, "start transcribing and thinking at the first quiet frame; the "
+                                            "reply plays only once the end of the turn is confirmed")
     max_audio_ahead_s: float = setting(4.0, "synthesized audio allowed to wait for the speaker (backpressure)",
                                        min=0.5, max=60)
     history_budget_chars: int = setting(4000, "conversation kept for the LLM; oldest turns dropped first",

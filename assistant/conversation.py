@@ -64,6 +64,12 @@ class Turn:
     reply_chunks: list[PlayingChunk] = field(default_factory=list)  # the reply's own (not notices)
     reply_task: asyncio.Task | None = None
     finished: bool = False
+    # Speculative end of turn: the answer may start before the end of the turn is confirmed. Until then it stays
+    # invisible: its events are held, nothing is played, and the history is not touched.
+    committed: asyncio.Event = field(default_factory=asyncio.Event)
+    answered_offset: int | None = None  # the speech offset the running answer was started from
+    held_events: list[ConversationEvent] = field(default_factory=list)
+    user_message: Message | None = None  # as added to the history
 
     def audio_until(self, end_sample: int) -> np.ndarray:
         audio = np.concatenate(self.frames) if self.frames else np.zeros(0, dtype=np.float32)
@@ -175,8 +181,10 @@ class Conversation:
             self._pause_on_a_hint_of_speech(result.probability, frame.start)
         elif isinstance(result.event, SpeechEnded):
             self._on_speech_ended(result.event.sample)
-        elif self.state == State.USER_SPEAKING and result.probability >= self.config.vad.start_threshold:
-            self._maybe_partial(frame_end)
+        elif self.state == State.USER_SPEAKING:
+            self._speculate(result.probability)
+            if result.probability >= self.config.vad.start_threshold:
+                self._maybe_partial(frame_end)
 
     def _on_speech_started(self, onset: int) -> None:
         if self.state == State.SPEAKING and self.config.barge_in.enabled:
@@ -227,27 +235,79 @@ class Conversation:
 
     def _resume_hearing(self, turn: Turn) -> None:
         """Speech again before any reply was played: the user had only paused; keep hearing the same turn."""
-        if turn.reply_task:
-            turn.reply_task.cancel()
+        self._drop_answer(turn)
         self._answering = None
-        for key in ("speech_end", "end_of_turn", "stt_final", "llm_first_token", "first_chunk", "first_tts_chunk"):
-            turn.record.times_ms.pop(key, None)
-        turn.record.transcript = ""
         self._hearing = turn
         self._set_state(State.USER_SPEAKING)
+
+    def _speculate(self, probability: float) -> None:
+        """Start answering at the first quiet frame, and drop that answer if the user goes on.
+
+        The hangover that confirms the end of a turn then overlaps the final transcript, the LLM's first tokens and
+        the first chunk's synthesis, instead of coming before them.
+        """
+        turn = self._hearing
+        if turn is None or not self.config.conversation.speculative_end_of_turn:
+            return
+        if probability < self.config.vad.end_threshold:
+            if turn.reply_task is None:
+                self._start_answer(turn, self._last_voiced)
+        elif turn.reply_task is not None:
+            self._drop_answer(turn)
+
+    def _start_answer(self, turn: Turn, offset: int) -> None:
+        if self._partial:
+            self._partial.cancel()
+        turn.answered_offset = offset
+        audio = turn.audio_until(offset + int(END_PAD_S * SAMPLE_RATE))
+        turn.reply_task = self._spawn(self._answer(turn, audio), name=f"turn-{turn.record.turn}")
+
+    def _drop_answer(self, turn: Turn) -> None:
+        """Forget an answer started too early: the user was only pausing."""
+        if turn.reply_task:
+            turn.reply_task.cancel()
+        turn.reply_task, turn.answered_offset = None, None
+        turn.committed.clear()
+        turn.held_events.clear()
+        if turn.user_message is not None:
+            self.history.retract(turn.user_message)
+            turn.user_message = None
+        for key in ("speech_end", "end_of_turn", "stt_final", "llm_first_token", "first_chunk", "first_tts_chunk"):
+            turn.record.times_ms.pop(key, None)
+        turn.record.transcript = turn.record.reply = ""
 
     def _on_speech_ended(self, offset: int) -> None:
         turn = self._hearing
         if turn is None or self.state != State.USER_SPEAKING:
             return
+        if turn.reply_task is not None and turn.answered_offset != offset:
+            self._drop_answer(turn)  # it was started from other audio than the turn that ended
         turn.record.times_ms["speech_end"] = self._sample_ms(offset)
         turn.record.times_ms["end_of_turn"] = self._ms(time.monotonic())
-        if self._partial:
-            self._partial.cancel()
-        audio = turn.audio_until(offset + int(END_PAD_S * SAMPLE_RATE))
         self._answering = turn
         self._set_state(State.THINKING)
-        turn.reply_task = self._spawn(self._answer(turn, audio), name=f"turn-{turn.record.turn}")
+        if turn.reply_task is None:
+            self._start_answer(turn, offset)
+        self._commit(turn)
+
+    def _commit(self, turn: Turn) -> None:
+        """The end of the turn is confirmed: the answer becomes visible and may play."""
+        turn.committed.set()
+        self._add_user_message(turn)
+        for event in turn.held_events:
+            self._emit(event)
+        turn.held_events.clear()
+
+    def _add_user_message(self, turn: Turn) -> None:
+        if turn.committed.is_set() and turn.record.transcript and turn.user_message is None:
+            turn.user_message = Message("user", turn.record.transcript)
+            self.history.add(turn.user_message)
+
+    def _turn_emit(self, turn: Turn, event: ConversationEvent) -> None:
+        if turn.committed.is_set():
+            self._emit(event)
+        else:
+            turn.held_events.append(event)
 
     def _maybe_partial(self, now_sample: int) -> None:
         if now_sample < self._next_partial_at or (self._partial and not self._partial.done()):
@@ -291,6 +351,7 @@ class Conversation:
         elif self._answering is not None:
             self.interrupt()
         if self._hearing is not None and self.state == State.USER_SPEAKING:
+            self._drop_answer(self._hearing)
             self._hearing.record.outcome = "no speech"  # typing replaces what was being said
             self._finish(self._hearing)
         turn = Turn(TurnRecord(turn=len(self.records) + 1, transcript=text), audio_start=now)
@@ -298,6 +359,7 @@ class Conversation:
         self.records.append(turn.record)
         self._answering = turn
         self._set_state(State.THINKING)
+        self._commit(turn)
         self._emit(FinalTranscript(text))
         turn.reply_task = self._spawn(self._reply(turn, text), name=f"turn-{turn.record.turn}")
 
@@ -349,12 +411,14 @@ class Conversation:
             async with asyncio.timeout(self.config.conversation.stt_timeout_s):
                 text = await self.engines.stt.final(audio)
         except Exception as error:
+            await turn.committed.wait()
             self._fail(turn, f"could not transcribe: {error or 'timed out'}")
             return
         record.times_ms["stt_final"] = self._ms(time.monotonic())
         record.transcript = text
-        self._emit(FinalTranscript(text))
+        self._turn_emit(turn, FinalTranscript(text))
         if not text:
+            await turn.committed.wait()
             record.outcome = "no speech"
             self._finish(turn)
             return
@@ -362,15 +426,19 @@ class Conversation:
 
     async def _reply(self, turn: Turn, text: str) -> None:
         record = turn.record
-        self.history.add(Message("user", text))
+        self._add_user_message(turn)
+        messages = self.history.for_llm()
+        if turn.user_message is None:  # a speculative answer: the history gets the message once it is confirmed
+            messages.append(Message("user", text).for_llm())
         chunks: asyncio.Queue[tuple[str, bool] | None] = asyncio.Queue()
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._speak(turn, chunks))
-                failure = await self._think(turn, chunks)
+                failure = await self._think(turn, chunks, messages)
         except Exception as error:  # a bug in a stage must end the turn, not the session
             log.exception("turn %d failed", record.turn)
             failure = f"internal error: {error}"
+        await turn.committed.wait()  # the user may still go on and cancel it all
         if failure:
             heard = turn.heard_text()
             record.reply = heard
@@ -381,7 +449,8 @@ class Conversation:
         record.outcome = "replied"
         self._finish(turn)
 
-    async def _think(self, turn: Turn, chunks: asyncio.Queue[tuple[str, bool] | None]) -> str | None:
+    async def _think(self, turn: Turn, chunks: asyncio.Queue[tuple[str, bool] | None],
+                     messages: list[dict[str, str]]) -> str | None:
         """Stream the LLM reply into speakable chunks (text, is_notice). Returns a failure message, or None."""
         chunker = ClauseChunker()
         llm = self.config.llm
@@ -389,7 +458,7 @@ class Conversation:
         # more specific timeout message win.
         limit = llm.ollama.connect_timeout_s + llm.first_token_timeout_s + GUARD_SLACK_S
         try:
-            async with contextlib.aclosing(self.engines.llm.stream(self.history.for_llm())) as stream:
+            async with contextlib.aclosing(self.engines.llm.stream(messages)) as stream:
                 while True:
                     try:
                         async with asyncio.timeout(limit):
@@ -401,7 +470,7 @@ class Conversation:
                     limit = llm.token_timeout_s + GUARD_SLACK_S
                     turn.record.times_ms.setdefault("llm_first_token", self._ms(time.monotonic()))
                     turn.record.reply += delta
-                    self._emit(ReplyDelta(delta))
+                    self._turn_emit(turn, ReplyDelta(delta))
                     for chunk in chunker.feed(delta):
                         turn.record.times_ms.setdefault("first_chunk", self._ms(time.monotonic()))
                         chunks.put_nowait((chunk, False))
@@ -428,6 +497,7 @@ class Conversation:
                         if chunk is None:
                             break
                         turn.record.times_ms.setdefault("first_tts_chunk", self._ms(time.monotonic()))
+                        await turn.committed.wait()
                         while self.speaker.queued_seconds > max_ahead:
                             await asyncio.sleep(0.05)
                         playing = self.speaker.enqueue(chunk)

@@ -29,6 +29,13 @@ class History:
         self.messages.append(message)
         self._trim()
 
+    def retract(self, message: Message) -> None:
+        """Take back a message added for a turn that turned out not to be over (if the budget has not dropped it)."""
+        for index in range(len(self.messages) - 1, -1, -1):
+            if self.messages[index] is message:  # that very message, not an equal older one
+                del self.messages[index]
+                return
+
     def _trim(self) -> None:
         # Drop whole turns from the front (a user message and the reply to it) until within budget,
         # always keeping the newest message.

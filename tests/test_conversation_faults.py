@@ -7,11 +7,12 @@ import time
 import numpy as np
 import pytest
 
-from assistant.audio.spans import place, sound_times
+from assistant.audio.spans import first_sample_time, place, sound_times
+from assistant.bench.fixtures import load_manifest
 from assistant.chunker import ClauseChunker
 from assistant.duplex import run_duplex
 from assistant.engines import Engines
-from assistant.events import SAMPLE_RATE, Notice, State
+from assistant.events import SAMPLE_RATE, FinalTranscript, Notice, ReplyDelta, State
 from assistant.llm import LlmError
 from assistant.vad import load_vad
 from tests.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
@@ -27,12 +28,15 @@ def two_questions(jfk, tmp_path):
     return tmp_path / "in.wav", truth
 
 
-def fast_config(config):
+def fast_config(config, speculative=False):
+    # Scripted STT/LLM hand out the next answer per call, and a speculative answer that is dropped would take one;
+    # speculation has tests of its own below.
     llm = dataclasses.replace(config.llm, first_token_timeout_s=1.0, token_timeout_s=1.0,
                               ollama=dataclasses.replace(config.llm.ollama, connect_timeout_s=0.2))
     return dataclasses.replace(config, llm=llm,
                                conversation=dataclasses.replace(config.conversation, metrics_file="",
-                                                                tts_timeout_s=1.0, stt_timeout_s=1.0))
+                                                                tts_timeout_s=1.0, stt_timeout_s=1.0,
+                                                                speculative_end_of_turn=speculative))
 
 
 def converse(config, wav, tmp_path, stt, llm, tts):
@@ -216,3 +220,56 @@ def test_interrupt_key_stops_the_reply_and_keeps_what_was_heard(config, jfk, tmp
     (turn,) = result.turns
     assert turn["interrupted"] and 0 < len(turn["reply"].split()) < 30
     assert result.history[-1].interrupted and result.history[-1].content == turn["reply"]
+
+
+class LengthStt(ScriptedStt):
+    """Says how much audio it was given, so a transcript shows which stretch of speech was answered."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.heard: list[float] = []
+
+    async def final(self, audio: np.ndarray) -> str:
+        await asyncio.sleep(self.delay)
+        self.heard.append(len(audio) / SAMPLE_RATE)
+        return f"heard {self.heard[-1]:.2f} seconds"
+
+
+def test_a_speculative_answer_plays_only_after_the_end_of_turn_and_a_pause_drops_it(config, tmp_path):
+    # Two phrases 0.3 s apart (less than the 480 ms hangover): one turn. The pause starts an answer that must be
+    # dropped; the answer to the whole turn starts before the hangover ends but plays only after it.
+    questions = load_manifest()["questions"]
+    first, second = questions[0].samples(), questions[4].samples()  # clean speech, no pause inside either
+    gap_at = 0.3 + questions[0].speech_end_s
+    truth = place([(0.3, first), (gap_at + 0.3 - questions[4].speech_start_s, second)], total_s=8.0,
+                  path=tmp_path / "in.wav")
+    stt, llm = LengthStt(), ScriptedLlm([["Sure, ", "here it is."]] * 10)
+    result, _ = converse(fast_config(config, speculative=True), tmp_path / "in.wav", tmp_path, stt, llm,
+                         ScriptedTts())
+    (turn,) = result.turns
+    times = turn["times_ms"]
+    assert turn["outcome"] == "replied" and turn["reply"] == "Sure, here it is."
+    heard_s = float(turn["transcript"].split()[1])
+    assert heard_s >= truth[1][1] - truth[0][0]  # the answer is to the whole turn, not to the first phrase
+    assert stt.heard[0] < heard_s and llm.calls >= 2  # the pause did start an answer, and it was dropped
+    assert times["stt_final"] < times["end_of_turn"] <= times["first_audio"]
+    assert [m.role for m in result.history] == ["user", "assistant"]
+    assert result.history[0].content == turn["transcript"]
+    assert first_sample_time(tmp_path / "out.wav") >= times["end_of_turn"] / 1000  # nothing played before it
+
+
+def test_an_answer_started_early_stays_invisible_until_the_turn_ends(config, jfk, tmp_path):
+    place([(0.3, jfk[: int(2.3 * SAMPLE_RATE)])], total_s=6.0, path=tmp_path / "in.wav")
+    events = []
+    engines = Engines(load_vad(config), LengthStt(), ScriptedLlm([["Hello ", "there."]] * 10), ScriptedTts(),
+                      ["scripted"])
+    result = asyncio.run(run_duplex(fast_config(config, speculative=True), tmp_path / "in.wav", tmp_path / "out.wav",
+                                    engines=engines, on_event=events.append))
+    engines.vad.close()
+    (turn,) = result.turns
+    # the transcript and the reply's words appear only once the turn is over (state: thinking), never while the
+    # user might still go on, though both were ready before that
+    thinking = next(i for i, e in enumerate(events) if getattr(e, "state", None) == State.THINKING)
+    shown = [i for i, e in enumerate(events) if isinstance(e, FinalTranscript | ReplyDelta)]
+    assert len(shown) == 3 and min(shown) > thinking
+    assert turn["times_ms"]["stt_final"] < turn["times_ms"]["llm_first_token"] < turn["times_ms"]["end_of_turn"]

@@ -19,7 +19,9 @@ from assistant.audio.playback import ChunkBuffer, PlayingChunk
 from assistant.audio_file import read_speech, write_wav
 from assistant.events import FRAME_SAMPLES, SAMPLE_RATE, AudioChunk, MicFrame
 
-SPEAKER_BLOCK_S = 0.005
+# Play times are exact whatever the block (each is computed from its sample position, and enqueue, pause and flush
+# catch up first); the block only sets how soon a chunk's end is noticed, and a short one wakes the loop for nothing.
+SPEAKER_BLOCK_S = 0.02
 
 
 class WavMicrophone:

@@ -19,9 +19,9 @@ from assistant.events import SAMPLE_RATE
 FIXTURES = Path(__file__).with_name("fixtures")
 LEAD_S = 0.5  # silence before the first utterance
 QUESTION_TAIL_S = 1.5  # silence after a question: the reply starts in it
-# Cut-ins start this long after the long-reply prompt ends: the reply begins ~0.6–2 s after the prompt, so these
-# land at different points inside it (mid-word, between words, between sentences).
-CUT_IN_AFTER_S = (2.2, 2.5, 2.8, 3.1, 3.4, 3.7, 4.0, 4.3, 4.6, 4.9)
+# Cut-ins start this long after the reply is expected to start (the engine's measured median voice-to-voice), so
+# they land at different points inside it: mid-word, between words, between sentences.
+CUT_IN_AFTER_S = (0.6, 0.9, 1.2, 1.5, 1.8, 2.1, 2.4, 2.7, 3.0, 3.3)
 CUT_IN_TAIL_S = 4.0
 
 
@@ -68,14 +68,15 @@ def question_inputs(folder: Path, limit: int | None = None) -> list[QuestionInpu
     return inputs
 
 
-def barge_in_inputs(folder: Path, limit: int | None = None) -> list[BargeInInput]:
-    """One input file per cut-in: a prompt that draws a long reply, then the cut-in at a varied moment."""
+def barge_in_inputs(folder: Path, reply_start_s: float, limit: int | None = None) -> list[BargeInInput]:
+    """One input file per cut-in: a prompt that draws a long reply, then the cut-in at a varied moment of the
+    reply, which is expected to start `reply_start_s` after the prompt ends."""
     manifest = load_manifest()
     prompts, inputs = manifest["long_reply"], []
     for index, (cut_in, after) in enumerate(list(zip(manifest["cut_ins"], CUT_IN_AFTER_S, strict=True))[:limit]):
         prompt = prompts[index % len(prompts)]
         prompt_samples, cut_samples = prompt.samples(), cut_in.samples()
-        cut_at = LEAD_S + prompt.speech_end_s + after - cut_in.speech_start_s
+        cut_at = LEAD_S + prompt.speech_end_s + reply_start_s + after - cut_in.speech_start_s
         path = folder / f"barge-in-{index:02d}.wav"
         total_s = cut_at + len(cut_samples) / SAMPLE_RATE + CUT_IN_TAIL_S
         place([(LEAD_S, prompt_samples), (cut_at, cut_samples)], total_s, path)

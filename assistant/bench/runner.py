@@ -26,7 +26,7 @@ import numpy as np
 import soundfile
 
 from assistant.audio.spans import active_span
-from assistant.bench.fixtures import BargeInInput, QuestionInput, barge_in_inputs, question_inputs
+from assistant.bench.fixtures import QuestionInput, barge_in_inputs, question_inputs
 from assistant.bench.sequential import run_sequential
 from assistant.config import Config, render_toml
 from assistant.conversation import Conversation
@@ -66,7 +66,6 @@ async def run_bench(config: Config, options: BenchOptions, progress: Callable[[s
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         work = Path(folder)
         questions = question_inputs(work, options.questions)
-        barge_ins = barge_in_inputs(work, options.barge_ins)
         progress("launch → ready (a fresh process answering one question)")
         results["process"] = launch_to_ready(config, questions[0].path, work)
         for index, engine in enumerate(options.tts_engines):
@@ -74,8 +73,8 @@ async def run_bench(config: Config, options: BenchOptions, progress: Callable[[s
             engines = await load_engines(tts_config)
             try:
                 progress(f"[{engine}] {'; '.join(engines.notes)}")
-                results["engines"][engine] = await bench_engine(tts_config, engines, questions, barge_ins,
-                                                                options.baseline, work, progress)
+                results["engines"][engine] = await bench_engine(tts_config, engines, questions, options, work,
+                                                                progress)
                 if index == 0:
                     progress(f"idle CPU over {options.idle_s:g} s of silence, always listening")
                     results["process"]["idle_cpu_percent"] = await idle_cpu(tts_config, engines, options.idle_s,
@@ -85,15 +84,16 @@ async def run_bench(config: Config, options: BenchOptions, progress: Callable[[s
     return results
 
 
-async def bench_engine(config: Config, engines: Engines, questions: list[QuestionInput],
-                       barge_ins: list[BargeInInput], baseline: bool, work: Path,
-                       progress: Callable[[str], None]) -> dict:
+async def bench_engine(config: Config, engines: Engines, questions: list[QuestionInput], options: BenchOptions,
+                       work: Path, progress: Callable[[str], None]) -> dict:
     v2v, stages, eot_wait, first_synth, stalls, wer_parts = [], [], [], [], [], []
     for question in questions:
         result = await run_duplex(config, question.path, work / "out.wav", engines=engines,
                                   control=cap_replies(QUESTION_REPLY_S, CUT_IN_REPLY_S))
         stalls.append(result.loop_stall_ms)
-        turn = next((t for t in result.turns if "first_audio" in t["times_ms"]), None)
+        # A question with long pauses (jfk) may be taken as several turns: its latency is the last turn's.
+        replied = [t for t in result.turns if "first_audio" in t["times_ms"] and "speech_end" in t["times_ms"]]
+        turn = max(replied, key=lambda t: t["times_ms"]["speech_end"], default=None)
         if turn is None:
             progress(f"  {question.utterance.file}: no reply was played ({[t['notice'] for t in result.turns]})")
             continue
@@ -103,11 +103,13 @@ async def bench_engine(config: Config, engines: Engines, questions: list[Questio
         eot_wait.append(times["end_of_turn"] - end_ms)
         first_synth.append(times["first_tts_chunk"] - times["first_chunk"])
         reference = question.utterance.text
-        wer_parts.append((word_error_rate(reference, turn["transcript"]), len(normalized_words(reference))))
+        heard = " ".join(t["transcript"] for t in result.turns if t["transcript"])
+        wer_parts.append((word_error_rate(reference, heard), len(normalized_words(reference))))
         progress(f"  {v2v[-1]:6.0f} ms  {question.utterance.voice:22} {turn['transcript']!r} → "
                  f"{turn['reply'][:50]!r}")
     barge_files, barge_pipeline, missed = [], [], 0
-    for fixture in barge_ins:
+    reply_start_s = statistics.median(v2v) / 1000 if v2v else 1.0
+    for fixture in barge_in_inputs(work, reply_start_s, options.barge_ins):
         result = await run_duplex(config, fixture.path, work / "out.wav", engines=engines,
                                   control=cap_replies(None, CUT_IN_REPLY_S))
         stalls.append(result.loop_stall_ms)
@@ -134,7 +136,7 @@ async def bench_engine(config: Config, engines: Engines, questions: list[Questio
         "questions": len(questions),
         "replied": len(v2v),
     }
-    if baseline:
+    if options.baseline:
         engine_results["sequential"] = await bench_sequential(config, engines, questions, progress)
         async_p50 = engine_results["voice_to_voice_ms"]["p50"]
         sequential_p50 = engine_results["sequential"]["time_to_first_audio_ms"]["p50"]
@@ -147,7 +149,7 @@ async def bench_sequential(config: Config, engines: Engines, questions: list[Que
                            progress: Callable[[str], None]) -> dict:
     ttfa = []
     for question in questions:
-        turn = await run_sequential(config, engines, question.path)
+        turn = await run_sequential(config, engines, question.path, question.speech_end_s)
         ttfa.append(turn.first_audio_s * 1000 - question.speech_end_s * 1000)
         progress(f"  sequential {ttfa[-1]:6.0f} ms  {turn.transcript!r} → {turn.reply[:50]!r}")
     return {"time_to_first_audio_ms": summary(ttfa)}

@@ -19,6 +19,8 @@ from assistant.conversation import END_PAD_S
 from assistant.engines import Engines
 from assistant.events import SAMPLE_RATE, SpeechEnded
 
+PAUSE_S = 0.5  # a VAD offset this close to the true end of speech ends the question's turn
+
 
 @dataclass(frozen=True)
 class SequentialTurn:
@@ -27,8 +29,12 @@ class SequentialTurn:
     first_audio_s: float  # on the input timeline
 
 
-async def run_sequential(config: Config, engines: Engines, input_path: Path) -> SequentialTurn:
-    """One spoken question through the naive pipeline, the input played in real time."""
+async def run_sequential(config: Config, engines: Engines, input_path: Path, speech_end_s: float) -> SequentialTurn:
+    """One spoken question through the naive pipeline, the input played in real time.
+
+    A question with long pauses ends several turns; as in the duplex runs, the one measured is the turn that ends
+    with the question (`speech_end_s`, ground truth), and the earlier ones are not answered.
+    """
     microphone = WavMicrophone(input_path)
     engines.vad.reset()
     heard: list[np.ndarray] = []
@@ -36,7 +42,7 @@ async def run_sequential(config: Config, engines: Engines, input_path: Path) -> 
     async for frame in microphone.frames():
         heard.append(frame.samples)
         result = await engines.vad.process(frame.samples, frame.start)
-        if isinstance(result.event, SpeechEnded):
+        if isinstance(result.event, SpeechEnded) and result.event.sample >= (speech_end_s - PAUSE_S) * SAMPLE_RATE:
             offset = result.event.sample
             break
         if microphone.input_done.is_set():
