@@ -15,7 +15,7 @@ from assistant.audio_file import check_audio_file, read_mono, read_speech, resam
 from assistant.cli import main
 from assistant.errors import AudioFileError
 from assistant.events import SAMPLE_RATE
-from tests.util import JFK_TEXT, REPO, word_error_rate
+from tests.util import JFK_TEXT, isolated_config, word_error_rate
 
 
 def tone(rate: int, seconds: float = 1.0, hz: float = 440.0) -> np.ndarray:
@@ -26,12 +26,6 @@ def tone(rate: int, seconds: float = 1.0, hz: float = 440.0) -> np.ndarray:
 def dominant_hz(samples: np.ndarray, rate: int) -> float:
     spectrum = np.abs(np.fft.rfft(samples))
     return float(np.fft.rfftfreq(len(samples), 1 / rate)[spectrum.argmax()])
-
-
-def config_file(tmp_path, models_dir):
-    path = tmp_path / "config.toml"
-    path.write_text(f'[models]\ndir = "{models_dir}"\n[conversation]\nmetrics_file = ""\n', encoding="utf-8")
-    return path
 
 
 # ---- converted
@@ -82,7 +76,7 @@ def test_transcribe_understands_stereo_48_khz_and_8_bit_files(tmp_path, jfk, cap
     at_48k = resample(jfk, SAMPLE_RATE, 48_000)
     soundfile.write(str(tmp_path / "stereo48k.wav"), np.stack([at_48k, at_48k * 0.5], axis=1), 48_000)
     soundfile.write(str(tmp_path / "u8.wav"), resample(jfk, SAMPLE_RATE, 22_050), 22_050, subtype="PCM_U8")
-    config = config_file(tmp_path, REPO / "models")
+    config = isolated_config(tmp_path)
     for name in ("stereo48k.wav", "u8.wav"):
         assert main(["--config", str(config), "transcribe", str(tmp_path / name)]) == 0
         heard = capsys.readouterr().out
@@ -155,7 +149,7 @@ def test_every_command_that_takes_audio_exits_2_on_a_bad_file(tmp_path, monkeypa
 
     path, expected = bad_file(tmp_path)
     # no models here: a bad file that slipped through would fail on the models (exit 1), not run a session
-    config = config_file(tmp_path, tmp_path / "no-models")
+    config = isolated_config(tmp_path, models_dir=tmp_path / "no-models")
     monkeypatch.setattr(assistant.tui, "run_tui", lambda *a: pytest.fail("the TUI started on a bad file"))
     for name, value in (("HF_HUB_OFFLINE", "1"), ("OMP_WAIT_POLICY", "PASSIVE")):
         monkeypatch.setenv(name, value)  # main() sets these for the process; keep them from leaking into others
