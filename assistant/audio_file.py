@@ -9,7 +9,7 @@ import numpy as np
 import soundfile
 import soxr
 
-from assistant.errors import UserError
+from assistant.errors import AudioFileError, UserError
 from assistant.events import SAMPLE_RATE
 
 
@@ -26,18 +26,54 @@ def read_speech(path: str | Path) -> np.ndarray:
 
 
 def read_mono(path: str | Path) -> tuple[np.ndarray, int]:
-    """A whole audio file as mono float32 at its own rate; one-line errors for files that are not audio."""
-    path = Path(path)
+    """A whole audio file as mono float32 in [-1, 1] at its own rate; one-line errors for files that are not audio.
+
+    Any channel count, rate or sample format is fine. A truncated file (its header promises more than is there)
+    gives the audio that is there, as libsndfile reads it.
+    """
+    path = _readable(path)
     try:
         samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
-        reason = str(error).split(":")[-1].strip() or "unreadable"
-        raise UserError(f"{path}: not a readable audio file ({reason}); use WAV, FLAC, OGG or MP3") from None
+        raise _not_audio(path, error) from None
     if samples.size == 0:
-        raise UserError(f"{path}: the audio file is empty")
-    return samples.mean(axis=1), rate
+        raise _empty(path)
+    # a float file may hold NaN or peaks past full scale; the VAD and Whisper expect [-1, 1]
+    return np.clip(np.nan_to_num(samples.mean(axis=1)), -1.0, 1.0), rate
+
+
+def check_audio_file(path: str | Path) -> None:
+    """Reject, from its header alone, a file `read_speech` would reject: before any engine loads, not after."""
+    path = _readable(path)
+    try:
+        frames = soundfile.info(str(path)).frames
+    except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
+        raise _not_audio(path, error) from None
+    if frames == 0:
+        raise _empty(path)
+
+
+def _readable(path: str | Path) -> Path:
+    # libsndfile says only "System error." for a missing or unreadable file, so ask the OS first
+    path = Path(path)
+    try:
+        with path.open("rb"):
+            return path
+    except FileNotFoundError:
+        raise AudioFileError(f"{path}: no such file (hint: check the path)") from None
+    except IsADirectoryError:
+        raise AudioFileError(f"{path}: is a folder, not an audio file (hint: name a WAV file in it)") from None
+    except OSError as error:
+        raise AudioFileError(f"{path}: cannot read it ({error.strerror}; hint: check its permissions)") from None
+
+
+def _not_audio(path: Path, error: Exception) -> AudioFileError:
+    reason = str(error).split(":")[-1].strip().rstrip(".") or "unreadable"
+    return AudioFileError(f"{path}: not a readable audio file ({reason}; hint: use WAV, FLAC, OGG or MP3)")
+
+
+def _empty(path: Path) -> AudioFileError:
+    return AudioFileError(f"{path}: the audio file is empty, 0 frames (hint: record a few seconds of speech)")
 
 
 def write_wav(path: str | Path, chunks: Sequence[np.ndarray], sample_rate: int) -> None:

@@ -223,8 +223,11 @@ def _listen(args: argparse.Namespace, config: Config) -> int:
 
 
 def _tui(args: argparse.Namespace, config: Config) -> int:
+    from assistant.audio_file import check_audio_file
     from assistant.tui import run_tui
 
+    if args.input is not None:
+        check_audio_file(args.input)  # a bad file is a one-line error and exit 2, not a TUI error screen
     return run_tui(config, args.input)
 
 

@@ -178,10 +178,16 @@ def load_config(path: str | Path | None = None) -> Config:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file (hint: `voice-assistant config > {path}`)") from None
-    except (OSError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {error.start}; hint: save it as UTF-8)") from None
+    except OSError as error:
         raise ConfigError(f"{path}: cannot read config file ({error})") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    except ValueError:  # tomllib hands int() a literal past Python's 4300-digit limit
+        raise ConfigError(f"{path}: invalid TOML: a number is too long (hint: TOML integers fit in 64 bits)") from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
     return _build(Config, document, path, prefix="")
 
 
@@ -193,7 +199,7 @@ def _build(cls: type, table: dict[str, Any], path: Path, prefix: str) -> Any:
         dotted = f"{prefix}{key}"
         if key not in fields:
             known = ", ".join(fields)
-            raise ConfigError(f"{path}: unknown key '{dotted}' (expected one of: {known})")
+            raise ConfigError(f"{path}: unknown key {_shown(dotted)} (expected one of: {known})")
         expected = hints[key]
         if dataclasses.is_dataclass(expected):
             if not isinstance(value, dict):
@@ -205,19 +211,29 @@ def _build(cls: type, table: dict[str, Any], path: Path, prefix: str) -> Any:
 
 
 def _check_value(value: Any, expected: Any, meta: typing.Mapping[str, Any], path: Path, dotted: str) -> Any:
-    if expected is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if isinstance(expected, types.UnionType) or not isinstance(value, expected) or (
-            isinstance(value, bool) and expected is not bool):
-        raise ConfigError(f"{path}: '{dotted}' must be {_type_name(expected)}, got {_kind(value)} {value!r}")
+    if not _is_a(value, expected):
+        raise ConfigError(f"{path}: '{dotted}' must be {_type_name(expected)}, got {_kind(value)} {_shown(value)}")
     choices = meta.get("choices")
     if choices and value not in choices:
         options = ", ".join(repr(c) for c in choices)
-        raise ConfigError(f"{path}: '{dotted}' must be one of {options}, got {value!r}")
+        raise ConfigError(f"{path}: '{dotted}' must be one of {options}, got {_shown(value)}")
     low, high = meta.get("min"), meta.get("max")
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise ConfigError(f"{path}: '{dotted}' must be between {low:g} and {high:g}, got {value!r}")
-    return value
+    # NaN compares false with everything, so it would slip through a plain range check
+    if (low is not None and not value >= low) or (high is not None and not value <= high):
+        raise ConfigError(f"{path}: '{dotted}' must be between {low:g} and {high:g}, got {_shown(value)}")
+    return float(value) if expected is float else value  # after the range check: a huge int overflows a float
+
+
+def _is_a(value: Any, expected: Any) -> bool:
+    if isinstance(expected, types.UnionType) or isinstance(value, bool) != (expected is bool):
+        return False
+    return isinstance(value, int | float) if expected is float else isinstance(value, expected)
+
+
+def _shown(value: Any) -> str:
+    """A value or key as it appears in a one-line error: repr escapes line breaks; long ones are cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _type_name(expected: Any) -> str:
@@ -256,9 +272,13 @@ def _render_table(obj: Any, prefix: str, lines: list[str]) -> None:
         _render_table(value, f"{name}.", lines)
 
 
+_TOML_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t"}
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, str):  # a TOML basic string: control characters must be escaped
+        return '"' + "".join(_TOML_ESCAPES.get(c) or (c if c.isprintable() else f"\\U{ord(c):08X}")
+                             for c in value) + '"'
     return repr(value)

@@ -13,6 +13,12 @@ class ConfigError(UserError):
     exit_code = 2
 
 
+class AudioFileError(UserError):
+    """An input audio file that is missing, empty or not audio: a bad argument, so exit status 2."""
+
+    exit_code = 2
+
+
 class ModelError(UserError):
     """A model file that is missing, corrupt or cannot be fetched."""
 

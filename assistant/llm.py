@@ -137,6 +137,7 @@ class OllamaLlm:
             host=self._ollama.host,
             timeout=httpx.Timeout(None, connect=connect, write=connect, pool=connect),
             event_hooks={"request": [_trace_request]},
+            trust_env=False,  # talk to the configured host itself, never to a proxy named in the environment
         )
 
     async def probe(self) -> str | None:

@@ -11,4 +11,20 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 JFK_TEXT = ("And so my fellow Americans, ask not what your country can do for you, "
             "ask what you can do for your country.")
 
-__all__ = ["JFK_TEXT", "REPO", "SHARED_DATA", "word_error_rate"]
+
+
+def isolated_config(tmp_path: Path, models_dir: Path = REPO / "models", **tables: str) -> Path:
+    """Config for a CLI run: the repo's models, metrics in tmp, the embedded LLM (no Ollama here).
+
+    Each keyword adds lines to a table, e.g. `tts='engine = "piper"'` or `llm="max_tokens = 8"`.
+    """
+    lines = {"models": [f'dir = "{models_dir}"'], "conversation": [f'metrics_file = "{tmp_path / "turns.jsonl"}"'],
+             "llm": ['backend = "embedded"']}
+    for name, text in tables.items():
+        lines.setdefault(name, []).append(text)
+    path = tmp_path / "config.toml"
+    path.write_text("".join(f"[{name}]\n" + "\n".join(body) + "\n" for name, body in lines.items()), encoding="utf-8")
+    return path
+
+
+__all__ = ["JFK_TEXT", "REPO", "SHARED_DATA", "isolated_config", "word_error_rate"]
