@@ -1,13 +1,20 @@
-"""Scripted stand-ins for timing and fault tests (the real engines are proven in their own tests)."""
+"""Scripted stand-ins for timing and fault tests (the real engines are proven in their own tests), and
+`converse`, which runs a headless conversation (a WAV as the microphone) on whichever engines it is given."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import numpy as np
 
-from assistant.events import AudioChunk
+from assistant.config import Config
+from assistant.duplex import DuplexResult, run_duplex
+from assistant.engines import Engines
+from assistant.events import AudioChunk, ConversationEvent, Notice
+from assistant.vad import load_vad
 
 
 class ScriptedStt:
@@ -67,9 +74,11 @@ class ScriptedTts:
 
     def __init__(self, fail_marker: str | None = None, delay: float = 0.02) -> None:
         self.fail_marker, self.delay = fail_marker, delay
+        self.texts: list[str] = []  # every text asked for, in order
 
     async def synthesize(self, text: str, sample_rate: int | None = None) -> AsyncIterator[AudioChunk]:
         rate = sample_rate or self.sample_rate
+        self.texts.append(text)
         await asyncio.sleep(self.delay)
         if self.fail_marker and self.fail_marker in text:
             raise RuntimeError(f"scripted TTS failure on {text!r}")
@@ -78,3 +87,35 @@ class ScriptedTts:
 
     def close(self) -> None:
         pass
+
+
+def fast_config(config: Config, llm_timeout_s: float = 1.0, connect_timeout_s: float = 0.2) -> Config:
+    """Short timeouts, so that a fault ends its turn within a test's patience; no metrics file."""
+    llm = dataclasses.replace(config.llm, first_token_timeout_s=llm_timeout_s, token_timeout_s=llm_timeout_s,
+                              ollama=dataclasses.replace(config.llm.ollama, connect_timeout_s=connect_timeout_s))
+    return dataclasses.replace(config, llm=llm,
+                               conversation=dataclasses.replace(config.conversation, metrics_file="",
+                                                                tts_timeout_s=1.0, stt_timeout_s=1.0))
+
+
+def converse(config: Config, wav: Path, tmp_path: Path, stt, llm, tts,
+             on_event: Callable[[ConversationEvent], None] | None = None,
+             control: Callable[..., Awaitable[None]] | None = None) -> tuple[DuplexResult, list[str]]:
+    """Run `run_duplex` on `wav` with the real VAD and these engines; returns the result and the notices."""
+    notices: list[str] = []
+    engines = Engines(load_vad(config), stt, llm, tts, ["scripted"])
+
+    def listen(event: ConversationEvent) -> None:
+        if isinstance(event, Notice):
+            notices.append(event.message)
+        if on_event:
+            on_event(event)
+
+    async def run() -> DuplexResult:
+        try:
+            return await run_duplex(config, wav, tmp_path / "out.wav", engines=engines, on_event=listen,
+                                    control=control)
+        finally:
+            engines.vad.close()
+
+    return asyncio.run(run()), notices
