@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -74,16 +75,34 @@ class ScriptedTts:
 
     def __init__(self, fail_marker: str | None = None, delay: float = 0.02) -> None:
         self.fail_marker, self.delay = fail_marker, delay
-        self.texts: list[str] = []  # every text asked for, in order
 
     async def synthesize(self, text: str, sample_rate: int | None = None) -> AsyncIterator[AudioChunk]:
         rate = sample_rate or self.sample_rate
-        self.texts.append(text)
         await asyncio.sleep(self.delay)
         if self.fail_marker and self.fail_marker in text:
             raise RuntimeError(f"scripted TTS failure on {text!r}")
         t = np.arange(int(0.06 * len(text) * rate)) / rate
         yield AudioChunk((0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), rate, text)
+
+    def close(self) -> None:
+        pass
+
+
+class RecordingTts:
+    """Any TTS engine, with every text it is asked to speak recorded (the engine itself is not closed here)."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.name, self.sample_rate = engine.name, engine.sample_rate
+        self.asked: list[tuple[float, str]] = []  # (time.monotonic(), text), in order
+
+    @property
+    def texts(self) -> list[str]:
+        return [text for _, text in self.asked]
+
+    def synthesize(self, text: str, sample_rate: int | None = None) -> AsyncIterator[AudioChunk]:
+        self.asked.append((time.monotonic(), text))
+        return self.engine.synthesize(text, sample_rate)
 
     def close(self) -> None:
         pass
@@ -101,7 +120,10 @@ def fast_config(config: Config, llm_timeout_s: float = 1.0, connect_timeout_s: f
 def converse(config: Config, wav: Path, tmp_path: Path, stt, llm, tts,
              on_event: Callable[[ConversationEvent], None] | None = None,
              control: Callable[..., Awaitable[None]] | None = None) -> tuple[DuplexResult, list[str]]:
-    """Run `run_duplex` on `wav` with the real VAD and these engines; returns the result and the notices."""
+    """Run `run_duplex` on `wav` with the real VAD and these engines; returns the result and the notices.
+
+    The LLM is closed at the end (within the conversation's event loop); STT and TTS are left open (they may be
+    session-wide fixtures)."""
     notices: list[str] = []
     engines = Engines(load_vad(config), stt, llm, tts, ["scripted"])
 
@@ -117,5 +139,6 @@ def converse(config: Config, wav: Path, tmp_path: Path, stt, llm, tts,
                                     control=control)
         finally:
             engines.vad.close()
+            await llm.close()
 
     return asyncio.run(run()), notices
