@@ -24,7 +24,6 @@ class FallbackLlm:
         self.primary = primary
         self._load_fallback = load_fallback
         self._loading: asyncio.Task[LanguageModel] | None = None  # set once Ollama stopped answering
-        self.switched_because: str | None = None  # why the embedded model answers now, if it does
 
     @property
     def fallback(self) -> LanguageModel | None:
@@ -49,7 +48,8 @@ class FallbackLlm:
                 async for delta in deltas:
                     yield delta
         except OllamaUnreachable as error:
-            self.switched_because = error.cause
+            if self._loading is not None:  # a stream begun before the switch: said already
+                raise
             self._loading = asyncio.get_running_loop().create_task(self._load_fallback(), name="load-fallback-llm")
             # The turn's notice: said once, since later turns no longer reach Ollama.
             raise LlmError(f"Ollama stopped answering ({error.cause}): using the embedded model from now on") \
@@ -60,7 +60,7 @@ class FallbackLlm:
         try:
             return await asyncio.shield(self._loading)  # a cancelled turn must not cancel the load
         except Exception as error:  # e.g. a ModelError: its one line says what to do
-            self._loading = self.switched_because = None  # the next turn tries Ollama again
+            self._loading = None  # the next turn tries Ollama again
             raise LlmError(f"the embedded model could not stand in for Ollama: {error}") from error
 
     async def close(self) -> None:
