@@ -22,4 +22,5 @@ class AudioFileError(UserError):
 class ModelError(UserError):
     """A model file that is missing, corrupt or cannot be fetched."""
 
+    exit_code = 2  # like a bad config: the setup is wrong, and the message says how to fix it
     hint = "run `voice-assistant models pull`"

@@ -10,7 +10,8 @@ Use `contextlib.aclosing(model.stream(...))` when you may `break` out of the loo
 generator suspended until the garbage collector closes it.
 
 `load_llm(config)` picks and loads the backend (backend = auto: Ollama if it answers and has the model, else
-the embedded model) and says why in one line.
+the embedded model; and if Ollama stops answering mid-session, the embedded model from then on: llm_fallback.py)
+and says why in one line.
 """
 
 from __future__ import annotations
@@ -39,6 +40,17 @@ Messages = list[dict[str, str]]
 
 class LlmError(UserError):
     """The language model failed; `str()` is one line that says what to do."""
+
+
+class OllamaUnreachable(LlmError):
+    """Ollama went away: refused or dropped the connection, or stopped sending within a timeout.
+
+    `cause` is the short why ("connection refused", "no token for 10s"), for a fallback to say once.
+    """
+
+    def __init__(self, message: str, cause: str) -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 @runtime_checkable
@@ -85,7 +97,11 @@ async def load_llm(config: Config) -> LlmChoice:
             except LlmError as error:
                 why_not = str(error)
             else:
-                return LlmChoice(ollama_llm, f"{ollama_llm.name} at {llm.ollama.host} (auto: Ollama answered)")
+                from assistant.llm_fallback import FallbackLlm  # it builds on this module
+
+                # Should Ollama stop answering mid-session, the embedded model takes over (loaded only then).
+                return LlmChoice(FallbackLlm(ollama_llm, lambda: EmbeddedLlm.load(config)),
+                                 f"{ollama_llm.name} at {llm.ollama.host} (auto: Ollama answered)")
     except BaseException:
         await ollama_llm.close()
         raise
@@ -101,6 +117,10 @@ def _with_system_prompt(messages: Messages, system_prompt: str) -> Messages:
 
 
 # --- Ollama ---------------------------------------------------------------------------------------------------
+
+# What the ollama client raises while reading a reply. AttributeError and TypeError come from a line that is JSON
+# but not an object (it calls `.get()` on it, then builds a model from it): a bad reply, not a bug of ours.
+_CLIENT_ERRORS = (ConnectionError, httpx.HTTPError, ollama.ResponseError, ValueError, AttributeError, TypeError)
 
 # Set while a request's first chunk is awaited: called once the request has been fully sent, which ends the
 # connect phase and starts the first-token clock (httpcore reports it through the request's "trace" extension).
@@ -211,11 +231,13 @@ class OllamaLlm:
                     _on_request_sent.reset(reset)
         except TimeoutError:
             if sent:
-                raise LlmError(f"Ollama sent no first token within {first:g}s (model '{self._ollama.model}' "
-                               "may still be loading: raise [llm] first_token_timeout_s)") from None
-            raise LlmError(f"Ollama at {self._ollama.host} did not take the request within {connect:g}s: "
-                           "is it overloaded? (or set [llm] backend = \"embedded\")") from None
-        except (ConnectionError, httpx.HTTPError, ollama.ResponseError, ValueError) as error:
+                raise OllamaUnreachable(f"Ollama sent no first token within {first:g}s (model '{self._ollama.model}' "
+                                        "may still be loading: raise [llm] first_token_timeout_s)",
+                                        f"no first token within {first:g}s") from None
+            raise OllamaUnreachable(f"Ollama at {self._ollama.host} did not take the request within {connect:g}s: "
+                                    "is it overloaded? (or set [llm] backend = \"embedded\")",
+                                    f"request not taken within {connect:g}s") from None
+        except _CLIENT_ERRORS as error:
             raise self._error(error) from error
 
     async def _next_part(self, parts: AsyncIterator[ollama.ChatResponse]) -> ollama.ChatResponse | None:
@@ -224,8 +246,9 @@ class OllamaLlm:
             async with asyncio.timeout(limit):
                 return await anext(parts, None)
         except TimeoutError:
-            raise LlmError(f"Ollama stalled: no token for {limit:g}s (raise [llm] token_timeout_s)") from None
-        except (ConnectionError, httpx.HTTPError, ollama.ResponseError, ValueError) as error:
+            raise OllamaUnreachable(f"Ollama stalled: no token for {limit:g}s (raise [llm] token_timeout_s)",
+                                    f"no token for {limit:g}s") from None
+        except _CLIENT_ERRORS as error:
             raise self._error(error) from error
 
     def _error(self, error: BaseException) -> LlmError:
@@ -239,12 +262,13 @@ class OllamaLlm:
                 return LlmError(f"Ollama failed mid-reply: {error.error}")
             return LlmError(f"Ollama at {host} answered HTTP {error.status_code}: {error.error}")
         if isinstance(error, ConnectionError | httpx.ConnectError | httpx.ConnectTimeout):
-            return LlmError(not_running)
+            return OllamaUnreachable(not_running, "connection refused")
         if isinstance(error, httpx.TimeoutException):
-            return LlmError(f"Ollama at {host} did not take the request within "
-                            f"{self._ollama.connect_timeout_s:g}s: is it overloaded?")
+            return OllamaUnreachable(f"Ollama at {host} did not take the request within "
+                                     f"{self._ollama.connect_timeout_s:g}s: is it overloaded?", "request timed out")
         if isinstance(error, httpx.RemoteProtocolError | httpx.ReadError):
-            return LlmError(f"Ollama at {host} closed the connection mid-reply ({error or type(error).__name__})")
+            return OllamaUnreachable(f"Ollama at {host} closed the connection mid-reply "
+                                     f"({error or type(error).__name__})", "connection dropped mid-reply")
         if isinstance(error, httpx.HTTPError):
             return LlmError(f"Ollama request to {host} failed: {error or type(error).__name__}")
         return LlmError(f"Ollama sent a reply this client cannot read: {error}")
@@ -474,6 +498,7 @@ __all__ = [
     "LlmChoice",
     "LlmError",
     "OllamaLlm",
+    "OllamaUnreachable",
     "load_llm",
     "resolve_gguf",
 ]

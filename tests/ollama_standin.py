@@ -4,7 +4,9 @@ No Ollama server binary is available here, so this speaks its protocol: `GET /ap
 streaming NDJSON (one JSON object per line, never a blank line) in HTTP/1.1 chunked encoding, a final
 `"done": true` line with durations in nanoseconds, 404 `{"error": ...}` for an unknown model, and the faults a
 client must survive: an `{"error": ...}` line mid-stream, a hang before the first token (headers go out with
-the first line, as Ollama's do, so a hang there sends nothing at all), a hang mid-stream, slow tokens.
+the first line, as Ollama's do, so a hang there sends nothing at all), a hang mid-stream, slow tokens, a line
+that is not valid JSON, and a connection reset (TCP RST) mid-stream. `stop()` and `start()` again on the same
+port: Ollama going away mid-session and coming back. `pull(model)` adds a model, as `ollama pull` would.
 
 Each request to /api/chat takes the next `Script` queued with `script()` (else the default one). The server
 records every chat request body and notices when a client goes away (`disconnected`), so a test can prove that
@@ -21,6 +23,7 @@ import contextlib
 import json
 import select
 import socket
+import struct
 import threading
 import time
 from collections import deque
@@ -43,6 +46,9 @@ class Script:
     error_after: int | None = None  # after this many tokens, send {"error": error} and end the response
     error: str = "an error was encountered while running the model"
     hang_after: int | None = None  # after this many tokens, send nothing more until the client leaves
+    garbage_after: int | None = None  # after this many tokens, send the `garbage` line (not an Ollama reply)
+    garbage: bytes = b'{"model": "llama3.2:1b", "message": {"role": "assi'
+    reset_after: int | None = None  # after this many tokens, reset the connection (RST, not a clean close)
     done_reason: str = "stop"
 
 
@@ -61,33 +67,51 @@ class _State:
 
 
 class OllamaStandIn:
+    """Bound (listening) from construction; serving from `start()`. Stopped, its port refuses connections."""
+
     def __init__(self, models: Sequence[str] = ("llama3.2:1b",)) -> None:
         self._state = _State(models=list(models))
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._port = self._bind(0)
+
+    def _bind(self, port: int) -> int:
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)  # allows address reuse
         self._server.daemon_threads = True
         self._server.state = self._state  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="ollama-standin", daemon=True)
+        return self._server.server_address[1]
 
     @property
     def host(self) -> str:
-        port = self._server.server_address[1]
-        return f"http://127.0.0.1:{port}"
+        return f"http://127.0.0.1:{self._port}"
 
     def start(self) -> OllamaStandIn:
+        """Serve; after a `stop()`, listen again on the same port first."""
+        if self._server is None:
+            self._bind(self._port)
+        assert self._server is not None and self._thread is None
+        self._state.closing.clear()
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="ollama-standin", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Stop serving and close the port (connections to it are then refused), ending open connections."""
+        if self._server is None:
+            return
         self._state.closing.set()
-        self._server.shutdown()
+        if self._thread is not None:  # shutdown() waits for serve_forever, so only once it has run
+            self._server.shutdown()
         self._server.server_close()
         with self._state.lock:
             connections = list(self._state.connections)
         for conn in connections:  # end keep-alive connections and any handler still waiting on one
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-        self._thread.join(timeout=2)
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+        self._server = self._thread = None
 
     def __enter__(self) -> OllamaStandIn:
         return self.start()
@@ -99,6 +123,11 @@ class OllamaStandIn:
         """Queue answers for the next /api/chat requests, in order."""
         with self._state.lock:
             self._state.scripts.extend(scripts)
+
+    def pull(self, model: str) -> None:
+        """Make `model` available, as `ollama pull` would."""
+        with self._state.lock:
+            self._state.models.append(model)
 
     @property
     def requests(self) -> list[dict[str, Any]]:
@@ -129,6 +158,10 @@ class _ClientLeft(Exception):
 
 
 class _Stopping(Exception):
+    pass
+
+
+class _Reset(Exception):
     pass
 
 
@@ -196,7 +229,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.state.disconnects += 1
             self.state.disconnected.set()
             self.close_connection = True
-        except _Stopping:
+        except (_Stopping, _Reset):
             self.close_connection = True
 
     # --- answers ---
@@ -211,6 +244,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._line({"error": script.error})
                 self._end_chunks()
                 return
+            if script.garbage_after == index:
+                self._raw_line(script.garbage)
+                self._end_chunks()
+                return
+            if script.reset_after == index:
+                self._reset()
             if index == len(script.tokens):
                 break
             if index > 0:
@@ -238,6 +277,9 @@ class _Handler(BaseHTTPRequestHandler):
     # --- wire ---
 
     def _line(self, obj: dict[str, Any]) -> None:
+        self._raw_line(json.dumps(obj).encode())  # one object per line; never a blank line
+
+    def _raw_line(self, line: bytes) -> None:
         if not self._headers_sent:  # like Ollama's: the headers go out with the first line
             self._headers_sent = True
             self.send_response(200)
@@ -245,10 +287,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Transfer-Encoding", "chunked")
             self.send_header("Date", self.date_time_string())
             self.end_headers()
-        data = json.dumps(obj).encode() + b"\n"  # one object per line; never a blank line
+        data = line + b"\n"
         self._write(b"%X\r\n%s\r\n" % (len(data), data))
         with self.state.lock:
             self.state.lines_sent += 1
+
+    def _reset(self) -> None:
+        # SO_LINGER with a zero timeout makes close() send RST: the client sees "connection reset by peer".
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.rfile.close()  # the socket's file object holds it open; the socket itself closes only after it
+        self.connection.close()
+        raise _Reset
 
     def _end_chunks(self) -> None:
         self._write(b"0\r\n\r\n")

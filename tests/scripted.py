@@ -1,13 +1,21 @@
-"""Scripted stand-ins for timing and fault tests (the real engines are proven in their own tests)."""
+"""Scripted stand-ins for timing and fault tests (the real engines are proven in their own tests), and
+`converse`, which runs a headless conversation (a WAV as the microphone) on whichever engines it is given."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import numpy as np
 
-from assistant.events import AudioChunk
+from assistant.config import Config
+from assistant.duplex import DuplexResult, run_duplex
+from assistant.engines import Engines
+from assistant.events import AudioChunk, ConversationEvent, Notice
+from assistant.vad import load_vad
 
 
 class ScriptedStt:
@@ -78,3 +86,64 @@ class ScriptedTts:
 
     def close(self) -> None:
         pass
+
+
+class RecordingTts:
+    """Any TTS engine, with every text it is asked to speak recorded (the engine itself is not closed here)."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.name, self.sample_rate = engine.name, engine.sample_rate
+        self.asked: list[tuple[float, str]] = []  # (time.monotonic(), text), in order
+
+    @property
+    def texts(self) -> list[str]:
+        return [text for _, text in self.asked]
+
+    def synthesize(self, text: str, sample_rate: int | None = None) -> AsyncIterator[AudioChunk]:
+        self.asked.append((time.monotonic(), text))
+        return self.engine.synthesize(text, sample_rate)
+
+    def close(self) -> None:
+        pass
+
+
+def fast_config(config: Config, llm_timeout_s: float = 1.0, connect_timeout_s: float = 0.2,
+                speculative: bool = False) -> Config:
+    """Short timeouts, so that a fault ends its turn within a test's patience; no metrics file.
+
+    No speculative end of turn unless asked: scripted STT/LLM hand out their next answer per call, and an answer
+    started early and then dropped would take one (speculation has tests of its own)."""
+    llm = dataclasses.replace(config.llm, first_token_timeout_s=llm_timeout_s, token_timeout_s=llm_timeout_s,
+                              ollama=dataclasses.replace(config.llm.ollama, connect_timeout_s=connect_timeout_s))
+    return dataclasses.replace(config, llm=llm,
+                               conversation=dataclasses.replace(config.conversation, metrics_file="",
+                                                                tts_timeout_s=1.0, stt_timeout_s=1.0,
+                                                                speculative_end_of_turn=speculative))
+
+
+def converse(config: Config, wav: Path, tmp_path: Path, stt, llm, tts,
+             on_event: Callable[[ConversationEvent], None] | None = None,
+             control: Callable[..., Awaitable[None]] | None = None) -> tuple[DuplexResult, list[str]]:
+    """Run `run_duplex` on `wav` with the real VAD and these engines; returns the result and the notices.
+
+    The LLM is closed at the end (within the conversation's event loop); STT and TTS are left open (they may be
+    session-wide fixtures)."""
+    notices: list[str] = []
+    engines = Engines(load_vad(config), stt, llm, tts, ["scripted"])
+
+    def listen(event: ConversationEvent) -> None:
+        if isinstance(event, Notice):
+            notices.append(event.message)
+        if on_event:
+            on_event(event)
+
+    async def run() -> DuplexResult:
+        try:
+            return await run_duplex(config, wav, tmp_path / "out.wav", engines=engines, on_event=listen,
+                                    control=control)
+        finally:
+            engines.vad.close()
+            await llm.close()
+
+    return asyncio.run(run()), notices

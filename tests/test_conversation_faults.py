@@ -12,45 +12,19 @@ from assistant.bench.fixtures import load_manifest
 from assistant.chunker import ClauseChunker
 from assistant.duplex import run_duplex
 from assistant.engines import Engines
-from assistant.events import SAMPLE_RATE, FinalTranscript, Notice, ReplyDelta, State
+from assistant.events import SAMPLE_RATE, FinalTranscript, ReplyDelta, State
 from assistant.llm import LlmError
 from assistant.vad import load_vad
-from tests.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
+from tests.scripted import ScriptedLlm, ScriptedStt, ScriptedTts, converse, fast_config
+from tests.util import FIRST_QUESTION_S, QUESTION_GAP_S
 
 # Two questions: the first turn meets the fault, the second must work as if nothing happened.
-FIRST_AT, SECOND_AT = 0.3, 8.0
+FIRST_AT, SECOND_AT = FIRST_QUESTION_S, FIRST_QUESTION_S + QUESTION_GAP_S
 
 
 @pytest.fixture
-def two_questions(jfk, tmp_path):
-    phrase = jfk[: int(2.3 * SAMPLE_RATE)]  # "And so my fellow Americans"
-    truth = place([(FIRST_AT, phrase), (SECOND_AT, phrase)], total_s=11.5, path=tmp_path / "in.wav")
-    return tmp_path / "in.wav", truth
-
-
-def fast_config(config, speculative=False):
-    # Scripted STT/LLM hand out the next answer per call, and a speculative answer that is dropped would take one;
-    # speculation has tests of its own below.
-    llm = dataclasses.replace(config.llm, first_token_timeout_s=1.0, token_timeout_s=1.0,
-                              ollama=dataclasses.replace(config.llm.ollama, connect_timeout_s=0.2))
-    return dataclasses.replace(config, llm=llm,
-                               conversation=dataclasses.replace(config.conversation, metrics_file="",
-                                                                tts_timeout_s=1.0, stt_timeout_s=1.0,
-                                                                speculative_end_of_turn=speculative))
-
-
-def converse(config, wav, tmp_path, stt, llm, tts):
-    notices = []
-    engines = Engines(load_vad(config), stt, llm, tts, ["scripted"])
-
-    async def run():
-        try:
-            return await run_duplex(config, wav, tmp_path / "out.wav", engines=engines,
-                                    on_event=lambda e: notices.append(e.message) if isinstance(e, Notice) else None)
-        finally:
-            engines.vad.close()
-
-    return asyncio.run(run()), notices
+def two_questions(questions):
+    return questions(2)
 
 
 FAULTS = {

@@ -13,6 +13,7 @@ import pytest
 
 from assistant.config import Config, LlmConfig, OllamaConfig
 from assistant.llm import EmbeddedLlm, LanguageModel, LlmError, OllamaLlm, load_llm, resolve_gguf
+from assistant.llm_fallback import FallbackLlm
 from tests.ollama_standin import OllamaStandIn, Script
 
 MODEL = "llama3.2:1b"
@@ -248,16 +249,18 @@ def test_probe(config, standin):
 
 
 def test_auto_picks_ollama_when_it_answers_with_the_model(config, standin):
-    async def main() -> tuple[str, str, type]:
+    async def main() -> tuple[str, str, LanguageModel]:
         choice = await load_llm(llm_config(config, standin.host, backend="auto"))
         model, reason = choice.model, choice.reason
         try:
-            return model.name, reason, type(model)
+            return model.name, reason, model
         finally:
             await model.close()
 
-    name, reason, kind = asyncio.run(main())
-    assert kind is OllamaLlm and name == f"ollama {MODEL}"
+    name, reason, model = asyncio.run(main())
+    # Ollama, with the embedded model to stand in should it go away mid-session (not loaded until then)
+    assert isinstance(model, FallbackLlm) and isinstance(model.primary, OllamaLlm) and model.fallback is None
+    assert name == f"ollama {MODEL}"
     assert "auto" in reason and "Ollama answered" in reason and standin.host in reason
 
 

@@ -1,0 +1,77 @@
+"""A model file corrupted on disk, met at startup through the CLI: one line naming the file and the fix, exit 2.
+
+The `.verified.json` stamp lets a file whose size, mtime and ctime are unchanged skip hashing. A byte flipped in
+place changes the mtime; put back with `os.utime` it does not, but the ctime still does, and that is caught too.
+(TTS failing on one chunk and STT failing are in test_conversation_faults.py.)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant import models
+from assistant.errors import ModelError
+from tests.test_cli import run_cli
+from tests.util import SHARED_DATA
+
+WHISPER = models.get("tiny.en")
+
+
+def flip_byte(path: Path, offset: int = 1000) -> None:
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        byte = f.read(1)
+        f.seek(offset)
+        f.write(bytes([byte[0] ^ 0xFF]))
+
+
+@pytest.fixture
+def whisper_copy(models_dir, tmp_path) -> Path:
+    """A models dir: Whisper copied for real (the test corrupts it), every other model linked; freshly verified."""
+    root = tmp_path / "models"
+    root.mkdir()
+    for folder in models_dir.iterdir():
+        if folder.name == WHISPER.folder:
+            shutil.copytree(folder, root / folder.name, symlinks=False)
+        else:
+            (root / folder.name).symlink_to(folder, target_is_directory=True)
+    (root / WHISPER.folder / models.STAMP_NAME).unlink(missing_ok=True)
+    models.require(WHISPER.name, root)  # hashed now: from here on only size, mtime and ctime are compared
+    return root
+
+
+@pytest.mark.parametrize("mtime", ["changed", "put back"])
+def test_a_corrupted_model_file_is_a_one_line_error_naming_it_and_the_fix(whisper_copy, tmp_path, mtime):
+    path = whisper_copy / WHISPER.folder / "model.bin"
+    before = path.stat()
+    flip_byte(path)
+    if mtime == "put back":
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert path.stat().st_mtime_ns == before.st_mtime_ns and path.stat().st_size == before.st_size
+    config = tmp_path / "config.toml"
+    config.write_text(f'[models]\ndir = "{whisper_copy}"\n')
+    result = run_cli("--config", str(config), "transcribe", str(SHARED_DATA / "jfk.flac"))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (f"voice-assistant: {path} is corrupt (sha256 mismatch): "
+                             f"run `voice-assistant models pull {WHISPER.name}`\n")
+    assert result.stdout == ""
+
+
+def test_a_verified_file_is_not_hashed_again_until_it_changes(whisper_copy, monkeypatch):
+    hashed: list[str] = []
+    real = models._sha256_file
+    monkeypatch.setattr(models, "_sha256_file", lambda path: hashed.append(Path(path).name) or real(path))
+    models.require(WHISPER.name, whisper_copy)
+    assert hashed == []  # the stamp answers: one stat() per file
+    path = whisper_copy / WHISPER.folder / "model.bin"
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # same bytes and mtime; only the ctime moves
+    models.require(WHISPER.name, whisper_copy)
+    assert hashed == ["model.bin"]
+    flip_byte(path)
+    with pytest.raises(ModelError, match=r"model.bin is corrupt \(sha256 mismatch\): run `voice-assistant models pull"):
+        models.require(WHISPER.name, whisper_copy)
