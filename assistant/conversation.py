@@ -438,12 +438,13 @@ class Conversation:
         except Exception as error:  # a bug in a stage must end the turn, not the session
             log.exception("turn %d failed", record.turn)
             failure = f"internal error: {error}"
+            self._turn_emit(turn, Notice(failure))
         await turn.committed.wait()  # the user may still go on and cancel it all
         if failure:
             heard = turn.heard_text()
             record.reply = heard
             self.history.add(Message("assistant", heard, interrupted=True))
-            self._fail(turn, failure)
+            self._fail(turn, failure, shown=True)  # the notice was shown when the failure happened
             return
         self.history.add(Message("assistant", record.reply))
         record.outcome = "replied"
@@ -480,6 +481,7 @@ class Conversation:
             return None
         except LlmError as error:
             chunks.put_nowait((SPOKEN_LLM_NOTICE, True))
+            self._turn_emit(turn, Notice(str(error)))  # now, not once the spoken notice has played
             return str(error)
         finally:
             chunks.put_nowait(None)
@@ -512,9 +514,10 @@ class Conversation:
 
     # ---- ending a turn
 
-    def _fail(self, turn: Turn, message: str) -> None:
+    def _fail(self, turn: Turn, message: str, shown: bool = False) -> None:
         turn.record.outcome, turn.record.notice = "failed", message
-        self._emit(Notice(message))
+        if not shown:
+            self._emit(Notice(message))
         self._finish(turn)
 
     def _finish(self, turn: Turn) -> None:
