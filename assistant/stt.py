@@ -8,6 +8,8 @@ The "reference" method is plain `WhisperModel.transcribe`, kept to compare again
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -57,6 +59,26 @@ def trim_repeats(tokens: list[int], ends_sentence: Callable[[int], bool], min_ru
     return tokens
 
 
+_TAIL_AFTER_SENTENCE = re.compile(r"^(?P<kept>.*[.?!])\s+(?P<tail>\S+(?:\s+\S+)?)$", re.S)
+
+
+def drop_restarted_tail(text: str) -> str:
+    """Drop one or two words after the last sentence end when they only restart the transcript.
+
+    That is a loop cut short by the token cap ("…light breeze. The" after "The weather…"); the words may differ
+    in case or a letter ("Please remind me… Place"), which the token-level trim cannot see.
+    """
+    match = _TAIL_AFTER_SENTENCE.match(text.strip())
+    if not match:
+        return text
+    tail = match["tail"].lower().split()
+    opening = match["kept"].lower().split()[: len(tail)]
+    if all(difflib.SequenceMatcher(None, a.strip(".,?!"), b.strip(".,?!")).ratio() >= 0.7
+           for a, b in zip(tail, opening, strict=False)):
+        return match["kept"]
+    return text
+
+
 class WhisperStt:
     def __init__(self, model_dir: Path, config: SttConfig, speech_gate: SileroModel,
                  gate_detector: SpeechDetector) -> None:
@@ -100,7 +122,7 @@ class WhisperStt:
         if result.no_speech_prob > NO_SPEECH_THRESHOLD:
             return ""
         tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
-        return self._tokenizer.decode(trim_repeats(tokens, self._ends_sentence)).strip()
+        return drop_restarted_tail(self._tokenizer.decode(trim_repeats(tokens, self._ends_sentence)).strip())
 
     def _ends_sentence(self, token: int) -> bool:
         return self._tokenizer.decode([token]).rstrip().endswith((".", "?", "!"))

@@ -6,7 +6,7 @@ import pytest
 
 from assistant.config import SttConfig
 from assistant.events import SAMPLE_RATE
-from assistant.stt import WhisperStt, resolve_whisper_dir, trim_repeats
+from assistant.stt import WhisperStt, drop_restarted_tail, resolve_whisper_dir, trim_repeats
 from assistant.vad import SpeechDetector, load_silero_model
 from tests.util import JFK_TEXT, word_error_rate
 
@@ -63,3 +63,13 @@ def test_trim_repeats_cuts_loops_but_keeps_honest_text():
 def test_model_setting_accepts_a_folder_path(config):
     folder = resolve_whisper_dir(config)
     assert resolve_whisper_dir(dataclasses.replace(config, stt=SttConfig(model=str(folder)))) == folder
+
+
+def test_a_loop_restart_cut_short_by_the_cap_is_dropped_but_a_second_sentence_is_kept():
+    assert drop_restarted_tail("the weather is sunny. The") == "the weather is sunny."
+    assert drop_restarted_tail("Please remind me at six. Place") == "Please remind me at six."
+    assert drop_restarted_tail("Turn off the lights. Turn off") == "Turn off the lights."
+    assert drop_restarted_tail("Stop. What time is it?") == "Stop. What time is it?"
+    assert drop_restarted_tail("Thanks a lot. Bye") == "Thanks a lot. Bye"
+    assert drop_restarted_tail("Is it raining? No") == "Is it raining? No"
+    assert drop_restarted_tail("no sentence end here") == "no sentence end here"
