@@ -228,7 +228,17 @@ def _tui(args: argparse.Namespace, config: Config) -> int:
 
     if args.input is not None:
         check_audio_file(args.input)  # a bad file is a one-line error and exit 2, not a TUI error screen
+    else:
+        _check_sound_devices()  # likewise no sound devices at all: exit 2 (a missing mic alone gets the TUI's screen)
     return run_tui(config, args.input)
+
+
+def _check_sound_devices() -> None:
+    from assistant.audio.devices import list_devices, resolve_device
+
+    devices = list_devices()
+    if not devices:
+        resolve_device("", "input", devices)  # raises the one-line NoDeviceError
 
 
 def _devices(args: argparse.Namespace, config: Config) -> int:

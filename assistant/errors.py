@@ -24,3 +24,9 @@ class ModelError(UserError):
 
     exit_code = 2  # like a bad config: the setup is wrong, and the message says how to fix it
     hint = "run `voice-assistant models pull`"
+
+
+class NoDeviceError(UserError):
+    """No sound device to use at all (no sound card, or no sound server): the setup is wrong, so exit status 2."""
+
+    exit_code = 2

@@ -37,7 +37,9 @@ async def run_listen(config: Config, progress: Callable[[str], None] = print) ->
     microphone = DeviceMicrophone(input_device)
     speaker = DeviceSpeaker(config.audio.output_sample_rate, output_device)
     conversation = Conversation(config, engines, microphone, speaker, TurnLog(config.conversation.metrics_file))
-    conversation.subscribe(console_printer(progress))
+    show = console_printer(progress)
+    conversation.subscribe(show)
+    microphone.notify = speaker.notify = lambda message: show(Notice(message))  # a mic gone, lost audio
     loop = asyncio.get_running_loop()
     if config.audio.mode == PUSH_TO_TALK and sys.stdin.isatty():
         loop.add_reader(sys.stdin.fileno(), lambda: (sys.stdin.readline(), conversation.push_to_talk()))

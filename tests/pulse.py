@@ -29,6 +29,7 @@ The environment (PULSE_SERVER & co.) must be in os.environ before PortAudio init
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import subprocess
@@ -49,6 +50,7 @@ SPEAKER_MONITOR = "speaker.monitor"
 MIC_SOURCE = "mic"
 MIC_FEED_SINK = "mic_feed"
 SOUNDDEVICE_NAME = "pulse"   # the ALSA PCM sounddevice lists ("default" routes to the same daemon)
+CLIENT_ENV = ("PULSE_SERVER", "PULSE_COOKIE", "PULSE_CLIENTCONFIG", "PULSE_RUNTIME_PATH", "VA_PULSE_DIR")
 DEVICE_RATE = 48000          # the virtual hardware's rate; clients at 16/24 kHz are resampled by PulseAudio
 
 
@@ -116,6 +118,24 @@ def audio_devices():
     finally:
         if devices.started_here:
             stop_audio_devices()
+
+
+@contextlib.contextmanager
+def private_audio_devices(folder: str | os.PathLike):
+    """A daemon of one's own in `folder`, for tests that unload its modules or kill it: the shared one (other test
+    runs may use it) is never touched. This process points at the private daemon until the block ends."""
+    saved = {name: os.environ.get(name) for name in CLIENT_ENV}
+    os.environ["VA_PULSE_DIR"] = str(folder)
+    try:
+        yield start_audio_devices()
+    finally:
+        stop_audio_devices()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        _reinitialise_portaudio()
 
 
 def pactl(*args: str) -> str:
@@ -282,16 +302,16 @@ class MicFeed:
     (`wait()`); `stream_started_at` (pacat's "Stream started", known at once) is ~10 ms late.
     """
 
-    def __init__(self, samples: np.ndarray, rate: int, latency_msec: int) -> None:
+    def __init__(self, samples: np.ndarray, rate: int, latency_msec: int, sink: str = MIC_FEED_SINK) -> None:
         self.rate = rate
         self.samples = samples
         self.stream_started_at: float | None = None
         self._started = threading.Event()
         self._stderr: list[str] = []
         self._started_at: float | None = None
-        self._monitor = record_speaker(rate=rate, device=f"{MIC_FEED_SINK}.monitor", latency_msec=latency_msec)
+        self._monitor = record_speaker(rate=rate, device=f"{sink}.monitor", latency_msec=latency_msec)
         self.process = subprocess.Popen(
-            ["pacat", "--playback", "-v", f"--device={MIC_FEED_SINK}", "--raw", "--format=float32le",
+            ["pacat", "--playback", "-v", f"--device={sink}", "--raw", "--format=float32le",
              f"--rate={rate}", "--channels=1", f"--latency-msec={latency_msec}", "--client-name=tests-mic-feed"],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         threading.Thread(target=self._watch_stderr, daemon=True, name="mic-feed-stderr").start()
@@ -372,8 +392,9 @@ class MicFeed:
         self.stop()
 
 
-def play_into_mic(audio, rate: int | None = None, *, latency_msec: int = 10) -> MicFeed:
-    """Start playing `audio` (a path to a sound file, or a float array at `rate`) into the virtual mic.
+def play_into_mic(audio, rate: int | None = None, *, latency_msec: int = 10, sink: str = MIC_FEED_SINK) -> MicFeed:
+    """Start playing `audio` (a path to a sound file, or a float array at `rate`) into the virtual mic
+    (or, with `sink`, into another sink: `SPEAKER_SINK` plays what the assistant's speaker would).
 
     Returns at once; the sink paces the feed in real time. Multi-channel audio is mixed to mono.
     """
@@ -383,7 +404,7 @@ def play_into_mic(audio, rate: int | None = None, *, latency_msec: int = 10) -> 
         audio, rate = soundfile.read(str(audio), dtype="float32", always_2d=True)
     if rate is None:
         raise ValueError("rate is required for an array")
-    return MicFeed(_to_mono_float32(audio), int(rate), latency_msec)
+    return MicFeed(_to_mono_float32(audio), int(rate), latency_msec, sink)
 
 
 def onset(audio: np.ndarray, threshold: float = 0.1) -> int | None:

@@ -8,8 +8,12 @@ block and never touch a model.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import os
+import shutil
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,13 +21,21 @@ import numpy as np
 import soxr
 
 from assistant.audio.playback import ChunkBuffer, PlayingChunk
-from assistant.errors import UserError
+from assistant.errors import NoDeviceError, UserError
 from assistant.events import FRAME_SAMPLES, SAMPLE_RATE, AudioChunk, MicFrame
 
 SPEAKER_BLOCK_S = 0.01  # 10 ms blocks
 # 40 ms of device buffering: with less, PulseAudio's ALSA plugin underflows for the first ~0.5 s of a stream.
 # It costs nothing on a cut: pause and flush abort the stream, which silences it at once (~1 ms to restart).
 SPEAKER_LATENCY_S = 0.04
+MIC_POLL_S = 0.1  # how often the microphone loop wakes up with no audio, to check on the stream
+MIC_STALL_S = 1.0  # no audio for this long: the stream died, or stalled (a suspended source, a PipeWire node gone)
+MIC_RETRY_S = 1.0  # a lost microphone is reopened this often
+MIC_GAP_S = 0.25  # a capture gap longer than this (lost blocks) is filled with silence, so sample times stay true
+ROUTE_CHECK_S = 1.0  # how often the sound server is asked which source the microphone stream is on
+LOSS_NOTICE_EVERY_S = 10.0  # at most one overflow or underflow notice per this long
+
+log = logging.getLogger(__name__)
 
 
 def _sounddevice() -> Any:
@@ -53,10 +65,16 @@ def list_devices() -> list[Device]:
         apis = sd.query_hostapis()
         default_in, default_out = sd.default.device
     except sd.PortAudioError as error:
-        raise UserError(f"cannot list sound devices: {error}") from None
+        raise NoDeviceError(f"cannot list sound devices: {error} ({_sound_server_hint()})") from None
     return [Device(d["index"], d["name"], apis[d["hostapi"]]["name"], d["max_input_channels"],
                    d["max_output_channels"], d["default_samplerate"], d["index"] == default_in,
                    d["index"] == default_out) for d in raw]
+
+
+def _sound_server_hint() -> str:
+    server = os.environ.get("PULSE_SERVER")
+    where = f"is a sound server listening at PULSE_SERVER={server}?" if server else "is a sound server running?"
+    return f"hint: {where} `voice-assistant devices` lists what PortAudio sees"
 
 
 def describe_devices(devices: list[Device]) -> str:
@@ -76,9 +94,12 @@ def resolve_device(spec: str, kind: str, devices: list[Device] | None = None) ->
     case-insensitive part of its name. `kind` is "input" or "output"."""
     devices = list_devices() if devices is None else devices
     usable = [d for d in devices if (d.inputs if kind == "input" else d.outputs) > 0]
+    if not devices:
+        raise NoDeviceError(f"no sound devices at all: PortAudio sees none ({_sound_server_hint()})")
     if not usable:
-        raise UserError(f"no {kind} device found (hint: check that a {'microphone' if kind == 'input' else 'speaker'}"
-                        f" is connected; `voice-assistant devices` lists what PortAudio sees)")
+        what = "microphone" if kind == "input" else "speaker"
+        raise NoDeviceError(f"no {kind} device found (hint: check that a {what} is connected; "
+                            "`voice-assistant devices` lists what PortAudio sees)")
     spec = spec.strip()
     if not spec:
         return None
@@ -97,54 +118,126 @@ def resolve_device(spec: str, kind: str, devices: list[Device] | None = None) ->
     raise UserError(f"{len(matches)} {kind} devices match {spec!r}: {found} (use the index or a longer name)")
 
 
-class DeviceMicrophone:
-    """16 kHz mono frames from a capture device; opened at 16 kHz if the device allows, else resampled."""
+class LossNotices:
+    """At most one notice per LOSS_NOTICE_EVERY_S about audio blocks lost since the last one (the count goes on)."""
 
-    def __init__(self, device: int | None = None) -> None:
+    def __init__(self, what: str, notify: Callable[[str], None]) -> None:
+        self.what = what
+        self.notify = notify
+        self._reported = 0
+        self._at = -LOSS_NOTICE_EVERY_S
+
+    def check(self, total: int) -> None:
+        now = time.monotonic()
+        if total > self._reported and now - self._at >= LOSS_NOTICE_EVERY_S:
+            self.notify(f"{self.what}: {total - self._reported} more ({total} in all); the machine is too busy "
+                        "to keep up (hint: close other programs, or use a smaller model)")
+            self._reported, self._at = total, now
+
+
+class DeviceMicrophone:
+    """16 kHz mono frames from a capture device; opened at 16 kHz if the device allows, else resampled.
+
+    It survives the device going away: a stream that dies or stops delivering is reopened (the configured device
+    first, then the system default), and a stream PulseAudio moved to a speaker's monitor is muted. Meanwhile it
+    yields silence in real time, so the conversation and its timeline go on. Each change is a one-line notice.
+    """
+
+    def __init__(self, device: int | None = None, notify: Callable[[str], None] | None = None) -> None:
         self.device = device
+        self.notify: Callable[[str], None] = notify or log.warning
         self.overflows = 0  # blocks PortAudio reported as lost before we read them
         self.blocks = 0
+        self.reopens = 0  # times the stream was lost and opened again
+        self.opened_on: int | None = device  # the device the current stream is on (None: the system default)
+        self.muted_by: str | None = None  # the monitor source PulseAudio moved the stream to
         self.started_at: float | None = None  # monotonic capture time of input sample 0
-        self._queue: asyncio.Queue[tuple[np.ndarray, float]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[int, np.ndarray, float]] = asyncio.Queue()
         self._stream: Any = None
+        self._generation = 0  # bumped on each reopen: blocks of a dropped stream are ignored
+        self._resampler: Any = None
+        self._lost_at: float | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._overflow_notices = LossNotices("microphone: input overflow, audio blocks lost",
+                                             lambda message: self.notify(message))
 
     def time_of(self, sample: int) -> float:
         assert self.started_at is not None, "the microphone has not started"
         return self.started_at + sample / SAMPLE_RATE
 
-    def _open(self, loop: asyncio.AbstractEventLoop) -> Any:
+    def _open(self, loop: asyncio.AbstractEventLoop, device: int | None, generation: int) -> Any:
         sd = _sounddevice()
 
         def callback(indata: np.ndarray, frames: int, when: Any, status: Any) -> None:
             if status.input_overflow:
                 self.overflows += 1
             captured = time.monotonic() - max(0.0, when.currentTime - when.inputBufferAdcTime)
-            loop.call_soon_threadsafe(self._queue.put_nowait, (indata[:, 0].copy(), captured))
+            loop.call_soon_threadsafe(self._queue.put_nowait, (generation, indata[:, 0].copy(), captured))
 
         for rate in (SAMPLE_RATE, None):  # 16 kHz if the device can, else its own rate
             try:
-                return sd.InputStream(samplerate=rate, channels=1, dtype="float32", device=self.device,
+                return sd.InputStream(samplerate=rate, channels=1, dtype="float32", device=device,
                                       blocksize=FRAME_SAMPLES if rate else 0, latency="low", callback=callback)
             except sd.PortAudioError as error:
                 failure = error
         raise UserError(f"cannot open the microphone: {failure} (hint: `voice-assistant devices`)")
 
+    def _start(self, loop: asyncio.AbstractEventLoop, generation: int) -> None:
+        """Open and start a stream on the configured device, else (when reopening) on the default one."""
+        candidates = [self.device] if generation == 0 or self.device is None else [self.device, None]
+        for device in candidates:
+            try:
+                stream = self._open(loop, device, generation)
+                stream.start()
+                break
+            except (UserError, _sounddevice().PortAudioError):
+                if device is candidates[-1]:
+                    raise
+        rate = int(stream.samplerate)
+        self._resampler = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32") if rate != SAMPLE_RATE else None
+        self._stream, self.opened_on = stream, device
+
     async def frames(self) -> AsyncIterator[MicFrame]:
-        self._stream = self._open(asyncio.get_running_loop())
-        rate = int(self._stream.samplerate)
-        resampler = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32") if rate != SAMPLE_RATE else None
-        self._stream.start()
+        loop = asyncio.get_running_loop()
+        await asyncio.to_thread(self._start, loop, self._generation)
+        self._spawn(self._watch_route())
         pending = np.zeros(0, dtype=np.float32)
         produced = 0
+        last_block = last_tick = time.monotonic()
         try:
             while True:
-                block, captured = await self._queue.get()
-                self.blocks += 1
-                if resampler is not None:
-                    block = resampler.resample_chunk(block)
-                if self.started_at is None:
-                    self.started_at = captured
-                pending = np.concatenate([pending, block])
+                try:
+                    generation, block, captured = await asyncio.wait_for(self._queue.get(), MIC_POLL_S)
+                except TimeoutError:
+                    generation = -1
+                now = time.monotonic()
+                if now - last_tick > MIC_STALL_S / 2:  # the whole loop stalled (CPU): not the microphone's fault
+                    last_block = now
+                last_tick = now
+                if generation == self._generation:
+                    last_block = now
+                    self.blocks += 1
+                    if self.started_at is None:
+                        self.started_at = captured
+                    # A gap in capture (a reopen, lost blocks) becomes silence, so sample times stay true.
+                    gap = round((captured - self.time_of(produced + len(pending))) * SAMPLE_RATE)
+                    if self._lost_at is not None:
+                        self._recovered()
+                    elif gap < MIC_GAP_S * SAMPLE_RATE:
+                        gap = 0
+                    if self._resampler is not None:
+                        block = self._resampler.resample_chunk(block)
+                    if self.muted_by:
+                        block = np.zeros_like(block)
+                    pending = np.concatenate([pending, np.zeros(max(0, gap), np.float32), block])
+                    self._overflow_notices.check(self.overflows)
+                elif self._lost_at is None and (now - last_block > MIC_STALL_S or self._stream_ended):
+                    self._lose(loop, "the stream ended" if self._stream_ended else "no sound from it for a second")
+                    last_block = now
+                elif self._lost_at is not None and self.started_at is not None:
+                    # Silence in real time while the microphone is away (a little behind, for the reopened one).
+                    behind = round((now - MIC_GAP_S - self.time_of(produced + len(pending))) * SAMPLE_RATE)
+                    pending = np.concatenate([pending, np.zeros(max(0, behind), np.float32)])
                 while len(pending) >= FRAME_SAMPLES:
                     yield MicFrame(pending[:FRAME_SAMPLES], produced)
                     pending = pending[FRAME_SAMPLES:]
@@ -152,7 +245,65 @@ class DeviceMicrophone:
         finally:
             self.close()
 
+    @property
+    def _stream_ended(self) -> bool:
+        """PortAudio stopped the stream on its own: the device or the sound server went away."""
+        return self._stream is not None and not self._stream.active
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _lose(self, loop: asyncio.AbstractEventLoop, why: str) -> None:
+        self._lost_at = time.monotonic()
+        self.notify(f"microphone lost ({why}): trying to reopen it every {MIC_RETRY_S:.0f} s; "
+                    "hint: check that it is plugged in")
+        self._spawn(self._reopen(loop))
+
+    async def _reopen(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Until a block comes from a new stream: drop the old one, open another, give it MIC_RETRY_S."""
+        while self._lost_at is not None:
+            self._generation += 1
+            dead, self._stream = self._stream, None
+            if dead is not None:  # off the loop: closing a dead stream may wait on the device
+                await asyncio.to_thread(dead.close)
+            with contextlib.suppress(UserError, _sounddevice().PortAudioError):
+                await asyncio.to_thread(self._start, loop, self._generation)
+            await asyncio.sleep(MIC_RETRY_S)
+
+    def _recovered(self) -> None:
+        away = time.monotonic() - (self._lost_at or 0.0)
+        self._lost_at = None
+        self.reopens += 1
+        where = "the system default device" if self.opened_on is None else f"device {self.opened_on}"
+        self.notify(f"microphone back after {away:.1f} s (on {where}): listening again")
+
+    async def _watch_route(self) -> None:
+        """On PulseAudio: mute the input while the server has moved it to a monitor (the speaker's own sound)."""
+        from assistant.audio import pulse_route
+
+        seen: pulse_route.Source | None = None
+        while shutil.which("pactl"):
+            await asyncio.sleep(ROUTE_CHECK_S)
+            source = await pulse_route.capture_source()
+            if source is None or source == seen:
+                continue
+            if seen is not None and source.is_monitor:
+                self.muted_by = source.description
+                self.notify(f"microphone {seen.description!r} is gone: the sound server moved the input to "
+                            f"{source.description!r} (what the speaker plays), so it is muted until a "
+                            "microphone is back")
+            elif seen is not None:
+                self.notify(f"microphone: now listening on {source.description!r}"
+                            + ("" if self.muted_by else f" ({seen.description!r} is gone)"))
+                self.muted_by = None
+            seen = source
+
     def close(self) -> None:
+        self._lost_at = None
+        for task in self._tasks:
+            task.cancel()
         if self._stream is not None:
             self._stream.close()
             self._stream = None
@@ -165,9 +316,13 @@ class DeviceSpeaker:
     end of an utterance is never clipped. Chunk start/end times are PortAudio's DAC times, on the monotonic clock.
     """
 
-    def __init__(self, sample_rate: int, device: int | None = None) -> None:
+    def __init__(self, sample_rate: int, device: int | None = None, notify: Callable[[str], None] | None = None
+                 ) -> None:
         sd = _sounddevice()
-        self.underflows = 0
+        self.notify: Callable[[str], None] = notify or log.warning
+        self.underflows = 0  # blocks the device had to fill in (silence) because ours came late; never replayed
+        self._underflow_notices = LossNotices("speaker: output underflow, audio came late",
+                                              lambda message: self.notify(message))
         self._buffer = ChunkBuffer()
         self._loop = asyncio.get_running_loop()
         self.dac_times_seen = False  # whether the host API reports DAC times (else: callback time + latency)
@@ -185,6 +340,7 @@ class DeviceSpeaker:
     def _callback(self, outdata: np.ndarray, frames: int, when: Any, status: Any) -> None:
         if status.output_underflow:
             self.underflows += 1
+            self._loop.call_soon_threadsafe(self._underflow_notices.check, self.underflows)
         pulled = self._buffer.pull(frames)
         outdata[:, 0] = pulled.samples
         if not (pulled.started or pulled.finished):

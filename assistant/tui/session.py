@@ -18,7 +18,7 @@ from textual.message import Message
 from assistant.audio.ports import Microphone, Speaker
 from assistant.config import Config
 from assistant.errors import UserError
-from assistant.events import ALWAYS_LISTENING, PUSH_TO_TALK
+from assistant.events import ALWAYS_LISTENING, PUSH_TO_TALK, Notice
 from assistant.tui.audio_setup import open_audio
 from assistant.tui.messages import ConversationUpdate, EngineInfo, EngineProgress, SessionFailed, SessionReady
 
@@ -56,6 +56,9 @@ class Session:
             conversation = Conversation(self.config, engines, microphone, speaker,
                                         TurnLog(self.config.conversation.metrics_file))
             conversation.subscribe(lambda event: report(ConversationUpdate(event)))
+            for device in (microphone, speaker):
+                if hasattr(device, "notify"):  # the sound devices' faults (a mic gone, lost audio) as notices
+                    device.notify = lambda message: report(ConversationUpdate(Notice(message)))
             self.conversation = conversation
             report(SessionReady(engine_info(engines), conversation.mode, startup_notices(engines)))
             await conversation.run()

@@ -1,0 +1,63 @@
+"""Which PulseAudio (or pipewire-pulse) source this process's capture stream is really on.
+
+When a microphone disappears, PulseAudio does not end the stream: it moves it to the default source, which on a
+machine with no other microphone is a speaker's monitor, so the assistant would hear itself. PortAudio (through
+ALSA's pulse plugin) reports nothing, so the only way to see the move is to ask the server: `pactl -f json`.
+Without pactl (or on a server that is not PulseAudio), `capture_source` returns None and nothing is checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+from dataclasses import dataclass
+
+PACTL_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    description: str
+    is_monitor: bool  # a sink's monitor: what that sink plays
+
+
+async def _pactl_json(*args: str) -> list[dict] | None:
+    pactl = shutil.which("pactl")
+    if pactl is None:
+        return None
+    try:
+        process = await asyncio.create_subprocess_exec(pactl, "-f", "json", *args, stdout=asyncio.subprocess.PIPE,
+                                                       stderr=asyncio.subprocess.DEVNULL,
+                                                       stdin=asyncio.subprocess.DEVNULL)
+    except OSError:
+        return None
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(), PACTL_TIMEOUT_S)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        return None
+    try:
+        parsed = json.loads(out) if process.returncode == 0 else None
+    except ValueError:  # pactl older than 15 has no JSON output
+        return None
+    return parsed if isinstance(parsed, list) else None
+
+
+async def capture_source(pid: int | None = None) -> Source | None:
+    """The source of this process's newest capture stream, or None if that cannot be told."""
+    pid = os.getpid() if pid is None else pid
+    outputs = await _pactl_json("list", "source-outputs")
+    mine = [o for o in outputs or () if o.get("properties", {}).get("application.process.id") == str(pid)]
+    if not mine:
+        return None
+    index = max(mine, key=lambda o: o.get("index", -1)).get("source")
+    for source in await _pactl_json("list", "sources") or ():
+        if source.get("index") == index:
+            name = source.get("name", "?")
+            monitor = source.get("properties", {}).get("device.class") == "monitor" or name.endswith(".monitor")
+            return Source(name, source.get("description", name), monitor)
+    return None
