@@ -16,7 +16,13 @@ import numpy as np
 import pytest
 
 from assistant.audio import devices
-from assistant.audio.devices import MIC_GAP_S, DeviceMicrophone, DeviceSpeaker
+from assistant.audio.devices import (
+    MIC_GAP_S,
+    SPEAKER_BLOCK_S,
+    SPEAKER_LATENCY_S,
+    DeviceMicrophone,
+    DeviceSpeaker,
+)
 from assistant.events import FRAME_SAMPLES, SAMPLE_RATE, AudioChunk
 from tests.pulse import (
     MIC_SOURCE,
@@ -119,7 +125,7 @@ def test_mic_unplugged_is_muted_not_heard_as_the_speaker_and_resumes_when_back(o
         heard_itself = tap.loudest(muted + 0.2, time.monotonic())  # after the notice, while the speaker plays
         pactl("load-module", *mic_module)
         plugged = time.monotonic()
-        back = await tap.notice("now listening on 'Mic'", timeout=6)
+        back = await tap.notice("microphone back: listening on 'Mic'", timeout=6)
         await tap.hears_the_mic()
         tap.assert_real_time(began)
         speaker.stop()
@@ -225,7 +231,7 @@ def test_input_overflow_is_counted_noticed_and_its_gap_kept_as_silence(monkeypat
 
     tap = asyncio.run(run())
     assert tap.microphone.overflows == 1
-    assert [m for _, m in tap.notices if "input overflow" in m and "1 in all" in m]
+    assert [m for _, m in tap.notices if "input overflow, blocks: 1 so far" in m]
     silent = [start for start, rms, _ in tap.frames if rms == 0]
     assert len(silent) == 16 and silent[0] == 20 * FRAME_SAMPLES  # the lost 0.5 s, in its place
     assert 16 * FRAME_SAMPLES / SAMPLE_RATE > MIC_GAP_S  # (a shorter loss is not worth a hole in the speech)
@@ -264,7 +270,11 @@ def test_speaker_underflow_is_counted_and_never_repeats_audio(own_devices):
     assert underflows >= 1, "precondition: the stalled callback made the device underflow"
     assert [n for n in notices if "output underflow" in n]
     loud = np.abs(audio) > 0.02
-    assert abs(int(loud.sum()) - len(ramp)) < 0.02 * rate, "audio was repeated or skipped"
+    skipped_ms = (len(ramp) - int(loud.sum())) * 1000 / rate
+    print(f"speaker underflows: {underflows}; {skipped_ms:.0f} ms of the reply skipped; {notices}")
+    assert skipped_ms > -5, "audio was played twice"
+    # Recovering from an underflow drops what the device had buffered (at most its latency and a block), no more.
+    assert skipped_ms < underflows * (SPEAKER_LATENCY_S + SPEAKER_BLOCK_S) * 1000 + 5
     # Away from the gaps (resampler ringing), the ramp only ever goes up: nothing was played twice.
     edge = np.convolve(~loud, np.ones(49), mode="same") > 0
     steady = audio[~edge]

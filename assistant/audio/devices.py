@@ -130,8 +130,8 @@ class LossNotices:
     def check(self, total: int) -> None:
         now = time.monotonic()
         if total > self._reported and now - self._at >= LOSS_NOTICE_EVERY_S:
-            self.notify(f"{self.what}: {total - self._reported} more ({total} in all); the machine is too busy "
-                        "to keep up (hint: close other programs, or use a smaller model)")
+            self.notify(f"{self.what}: {total} so far; the machine is too busy to keep up "
+                        "(hint: close other programs, or use a smaller model)")
             self._reported, self._at = total, now
 
 
@@ -158,7 +158,7 @@ class DeviceMicrophone:
         self._resampler: Any = None
         self._lost_at: float | None = None
         self._tasks: set[asyncio.Task] = set()
-        self._overflow_notices = LossNotices("microphone: input overflow, audio blocks lost",
+        self._overflow_notices = LossNotices("microphone: audio lost to input overflow, blocks",
                                              lambda message: self.notify(message))
 
     def time_of(self, sample: int) -> float:
@@ -285,8 +285,8 @@ class DeviceMicrophone:
 
         seen: pulse_route.Source | None = None
         while shutil.which("pactl"):
-            await asyncio.sleep(ROUTE_CHECK_S)
             source = await pulse_route.capture_source()
+            await asyncio.sleep(ROUTE_CHECK_S)
             if source is None or source == seen:
                 continue
             if seen is not None and source.is_monitor:
@@ -295,8 +295,8 @@ class DeviceMicrophone:
                             f"{source.description!r} (what the speaker plays), so it is muted until a "
                             "microphone is back")
             elif seen is not None:
-                self.notify(f"microphone: now listening on {source.description!r}"
-                            + ("" if self.muted_by else f" ({seen.description!r} is gone)"))
+                self.notify(f"microphone back: listening on {source.description!r}" if self.muted_by else
+                            f"microphone {seen.description!r} is gone: now listening on {source.description!r}")
                 self.muted_by = None
             seen = source
 
@@ -321,7 +321,7 @@ class DeviceSpeaker:
         sd = _sounddevice()
         self.notify: Callable[[str], None] = notify or log.warning
         self.underflows = 0  # blocks the device had to fill in (silence) because ours came late; never replayed
-        self._underflow_notices = LossNotices("speaker: output underflow, audio came late",
+        self._underflow_notices = LossNotices("speaker: output underflow (audio came late), blocks",
                                               lambda message: self.notify(message))
         self._buffer = ChunkBuffer()
         self._loop = asyncio.get_running_loop()
