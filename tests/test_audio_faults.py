@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from assistant.audio import devices
+from assistant.audio import devices, pulse_route
 from assistant.audio.devices import (
     MIC_GAP_S,
     SPEAKER_BLOCK_S,
@@ -221,7 +221,7 @@ class _OverflowingStream:
 def test_input_overflow_is_counted_noticed_and_its_gap_kept_as_silence(monkeypatch):
     fake = SimpleNamespace(InputStream=_OverflowingStream, PortAudioError=RuntimeError)
     monkeypatch.setattr(devices, "_sounddevice", lambda: fake)
-    monkeypatch.setattr(devices.shutil, "which", lambda name: None)  # no sound server to ask
+    monkeypatch.setattr(pulse_route.shutil, "which", lambda name: None)  # no sound server to ask
 
     async def run():
         tap = MicTap(DeviceMicrophone())

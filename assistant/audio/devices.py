@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import numpy as np
 import soxr
 
 from assistant.audio.playback import ChunkBuffer, PlayingChunk
+from assistant.audio.pulse_route import Source
 from assistant.errors import NoDeviceError, UserError
 from assistant.events import FRAME_SAMPLES, SAMPLE_RATE, AudioChunk, MicFrame
 
@@ -32,7 +32,7 @@ MIC_POLL_S = 0.1  # how often the microphone loop wakes up with no audio, to che
 MIC_STALL_S = 1.0  # no audio for this long: the stream died, or stalled (a suspended source, a PipeWire node gone)
 MIC_RETRY_S = 1.0  # a lost microphone is reopened this often
 MIC_GAP_S = 0.25  # a capture gap longer than this (lost blocks) is filled with silence, so sample times stay true
-ROUTE_CHECK_S = 1.0  # how often the sound server is asked which source the microphone stream is on
+ROUTE_CHECK_S = 1.0  # how soon the route watch subscribes again after the sound server went away
 LOSS_NOTICE_EVERY_S = 10.0  # at most one overflow or underflow notice per this long
 
 log = logging.getLogger(__name__)
@@ -283,22 +283,31 @@ class DeviceMicrophone:
         """On PulseAudio: mute the input while the server has moved it to a monitor (the speaker's own sound)."""
         from assistant.audio import pulse_route
 
-        seen: pulse_route.Source | None = None
-        while shutil.which("pactl"):
-            source = await pulse_route.capture_source()
-            await asyncio.sleep(ROUTE_CHECK_S)
-            if source is None or source == seen:
-                continue
-            if seen is not None and source.is_monitor:
-                self.muted_by = source.description
-                self.notify(f"microphone {seen.description!r} is gone: the sound server moved the input to "
-                            f"{source.description!r} (what the speaker plays), so it is muted until a "
-                            "microphone is back")
-            elif seen is not None:
-                self.notify(f"microphone back: listening on {source.description!r}" if self.muted_by else
-                            f"microphone {seen.description!r} is gone: now listening on {source.description!r}")
-                self.muted_by = None
-            seen = source
+        seen: Source | None = None
+        while watch := pulse_route.watch_sources():
+            try:
+                seen = await pulse_route.capture_source() or seen
+                while watch.alive:
+                    await watch.changed.wait()
+                    watch.changed.clear()
+                    source = await pulse_route.capture_source()
+                    if source is not None and source != seen:
+                        if seen is not None:
+                            self._route_changed(seen, source)
+                        seen = source
+            finally:
+                watch.close()
+            await asyncio.sleep(ROUTE_CHECK_S)  # the server went away: subscribe again once it is back
+
+    def _route_changed(self, before: Source, now: Source) -> None:
+        if now.is_monitor:
+            self.muted_by = now.description
+            self.notify(f"microphone {before.description!r} is gone: the sound server moved the input to "
+                        f"{now.description!r} (what the speaker plays), so it is muted until a microphone is back")
+        else:
+            self.notify(f"microphone back: listening on {now.description!r}" if self.muted_by else
+                        f"microphone {before.description!r} is gone: now listening on {now.description!r}")
+            self.muted_by = None
 
     def close(self) -> None:
         self._lost_at = None
