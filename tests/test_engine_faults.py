@@ -16,17 +16,9 @@ import pytest
 from assistant import models
 from assistant.errors import ModelError
 from tests.test_cli import run_cli
-from tests.util import SHARED_DATA
+from tests.util import SHARED_DATA, flip_byte
 
 WHISPER = models.get("tiny.en")
-
-
-def flip_byte(path: Path, offset: int = 1000) -> None:
-    with open(path, "r+b") as f:
-        f.seek(offset)
-        byte = f.read(1)
-        f.seek(offset)
-        f.write(bytes([byte[0] ^ 0xFF]))
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ import pytest
 from assistant import models
 from assistant.errors import ModelError
 from assistant.models import ModelFile, ModelSpec
-from tests.util import REPO
+from tests.util import REPO, flip_byte
 
 # ------------------------------------------------------------------------------------------------
 # helpers
@@ -59,14 +59,6 @@ def silero_copy(pulled, tmp_path) -> Path:
     folder.mkdir(parents=True)
     shutil.copy2(pulled / "silero-vad" / "silero_vad.onnx", folder / "silero_vad.onnx")
     return tmp_path / "models"
-
-
-def flip_byte(path: Path, offset: int = 1000) -> None:
-    with open(path, "r+b") as f:
-        f.seek(offset)
-        byte = f.read(1)
-        f.seek(offset)
-        f.write(bytes([byte[0] ^ 0xFF]))
 
 
 def bump_mtime(path: Path) -> None:

@@ -58,6 +58,9 @@ def assert_steady(samples: list[Snapshot], warm_up: int) -> None:
         assert (sample.tasks, sample.threads, sample.fds) == (base.tasks, base.threads, base.fds), (index, sample,
                                                                                                  base)
     growth = settled[-1].rss_mib / base.rss_mib - 1
+    print(f"soak: {len(samples)} idle samples; after warm-up tasks {base.tasks}, threads {base.threads}, "
+          f"fds {base.fds}; RSS {samples[0].rss_mib:.0f} (first) {base.rss_mib:.0f} → {settled[-1].rss_mib:.0f} MiB "
+          f"({growth:+.1%})")
     assert growth <= 0.10, f"RSS grew {growth:.1%}: {base.rss_mib:.0f} → {settled[-1].rss_mib:.0f} MiB"
 
 
@@ -104,28 +107,28 @@ def test_two_hundred_turns_typed_and_cut_off_leave_nothing_behind(config, tmp_pa
 
 
 def test_twenty_spoken_turns_with_the_real_engines_leave_nothing_behind(config, tmp_path):
-    # The bench's spoken questions (jfk left out: it pauses), 6 s apart; every fifth comes 3.6 s after the one
-    # before, so it cuts that reply off.
+    # The bench's spoken questions (jfk left out: it pauses), 6.5 s apart (a 10-token reply ends well before the
+    # next); every fifth comes 3.6 s after the one before, so it cuts that reply off.
     questions = load_manifest()["questions"][:-1]
-    starts = np.cumsum([0.5] + [3.6 if k % 5 == 4 else 6.0 for k in range(1, 20)])
+    starts = np.cumsum([0.5] + [3.6 if k % 5 == 4 else 6.5 for k in range(1, 20)])
     spoken = [(float(at), questions[k % len(questions)].samples()) for k, at in enumerate(starts)]
     place(spoken, total_s=spoken[-1][0] + 6.0, path=tmp_path / "in.wav")
     cfg = dataclasses.replace(
-        config, llm=dataclasses.replace(config.llm, backend="embedded", max_tokens=16),
+        config, llm=dataclasses.replace(config.llm, backend="embedded", max_tokens=10),
         tts=dataclasses.replace(config.tts, engine="piper"),
         conversation=dataclasses.replace(config.conversation, metrics_file=str(tmp_path / "turns.jsonl")))
     samples: list[Snapshot] = []
 
     async def watch(conversation) -> None:
-        def finished() -> int:
-            return sum(r.outcome != "pending" for r in conversation.records)
-
+        sampled = 0  # turns finished when the last sample was taken: one sample per idle stretch after a turn
         while True:
-            seen = finished()
-            await until(lambda: finished() > seen, timeout_s=60)  # noqa: B023 (awaited before `seen` changes)
-            await until(lambda: conversation.idle, timeout_s=60)
-            await asyncio.sleep(0.05)
-            samples.append(snapshot())
+            await asyncio.sleep(0.1)
+            finished = sum(r.outcome != "pending" for r in conversation.records)
+            if finished > sampled and conversation.idle:
+                await asyncio.sleep(0.05)  # the turn's log line is written on its own thread
+                if conversation.idle:
+                    samples.append(snapshot())
+                    sampled = finished
 
     async def run():
         engines = await load_engines(cfg)

@@ -14,6 +14,15 @@ JFK_TEXT = ("And so my fellow Americans, ask not what your country can do for yo
 
 
 
+def flip_byte(path: Path, offset: int = 1000) -> None:
+    """Corrupt a file in place without changing its size."""
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        byte = f.read(1)
+        f.seek(offset)
+        f.write(bytes([byte[0] ^ 0xFF]))
+
+
 def isolated_config(tmp_path: Path, models_dir: Path = REPO / "models", **tables: str) -> Path:
     """Config for a CLI run: the repo's models, metrics in tmp, the embedded LLM (no Ollama here).
 
@@ -28,5 +37,5 @@ def isolated_config(tmp_path: Path, models_dir: Path = REPO / "models", **tables
     return path
 
 
-__all__ = ["FIRST_QUESTION_S", "JFK_TEXT", "QUESTION_GAP_S", "REPO", "SHARED_DATA", "isolated_config",
+__all__ = ["FIRST_QUESTION_S", "JFK_TEXT", "QUESTION_GAP_S", "REPO", "SHARED_DATA", "flip_byte", "isolated_config",
            "word_error_rate"]
