@@ -46,7 +46,7 @@ from assistant.events import (
 )
 from assistant.history import History, Message
 from assistant.llm import LlmError
-from assistant.metrics import TurnLog, TurnRecord
+from assistant.metrics import STAGES, TurnLog, TurnRecord
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +272,7 @@ class Conversation:
         if turn.user_message is not None:
             self.history.retract(turn.user_message)
             turn.user_message = None
-        for key in ("speech_end", "end_of_turn", "stt_final", "llm_first_token", "first_chunk", "first_tts_chunk"):
+        for key in STAGES[1:-1]:  # all but the onset, which stays, and first audio, which never came
             turn.record.times_ms.pop(key, None)
         turn.record.transcript = turn.record.reply = ""
 

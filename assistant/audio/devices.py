@@ -390,9 +390,7 @@ class DeviceSpeaker:
         self._buffer.paused = False
 
     def flush(self) -> float:
-        for playing in self._buffer.clear():
-            playing.mark_dropped()
-        self._buffer.paused = False
+        self._buffer.clear()
         return self._cut()
 
     @property

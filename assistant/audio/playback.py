@@ -110,9 +110,13 @@ class ChunkBuffer:
                 self._queued += back
 
     def clear(self) -> list[PlayingChunk]:
-        """Drop everything still queued (the first may be partly played); returns the dropped handles."""
+        """Drop everything still queued (the first may be partly played) and unpause: a flush. Each dropped
+        chunk is marked so (its waiters wake); returns them."""
         with self._lock:
             dropped = list(self._queue)
             self._queue.clear()
             self._queued = 0
+            self.paused = False
+        for playing in dropped:
+            playing.mark_dropped()
         return dropped

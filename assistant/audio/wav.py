@@ -116,9 +116,7 @@ class WavSpeaker:
 
     def flush(self) -> float:
         self._play_due()
-        for playing in self._buffer.clear():
-            playing.mark_dropped()
-        self._buffer.paused = False
+        self._buffer.clear()
         return time.monotonic()
 
     @property

@@ -73,9 +73,10 @@ def barge_in_inputs(folder: Path, reply_start_s: float, limit: int | None = None
     reply, which is expected to start `reply_start_s` after the prompt ends."""
     manifest = load_manifest()
     prompts, inputs = manifest["long_reply"], []
+    prompt_audio = [prompt.samples() for prompt in prompts]  # each read once, used for several cut-ins
     for index, (cut_in, after) in enumerate(list(zip(manifest["cut_ins"], CUT_IN_AFTER_S, strict=True))[:limit]):
-        prompt = prompts[index % len(prompts)]
-        prompt_samples, cut_samples = prompt.samples(), cut_in.samples()
+        prompt, prompt_samples = prompts[index % len(prompts)], prompt_audio[index % len(prompts)]
+        cut_samples = cut_in.samples()
         cut_at = LEAD_S + prompt.speech_end_s + reply_start_s + after - cut_in.speech_start_s
         path = folder / f"barge-in-{index:02d}.wav"
         total_s = cut_at + len(cut_samples) / SAMPLE_RATE + CUT_IN_TAIL_S
