@@ -207,7 +207,10 @@ class DeviceMicrophone:
         try:
             while True:
                 try:
-                    generation, block, captured = await asyncio.wait_for(self._queue.get(), MIC_POLL_S)
+                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation that lands as
+                    # the block arrives (every 32 ms), and the closed microphone then runs on for ever.
+                    async with asyncio.timeout(MIC_POLL_S):
+                        generation, block, captured = await self._queue.get()
                 except TimeoutError:
                     generation = -1
                 now = time.monotonic()

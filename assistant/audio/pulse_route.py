@@ -38,7 +38,8 @@ async def _pactl_json(*args: str) -> list[dict] | None:
     except OSError:
         return None
     try:
-        out, _ = await asyncio.wait_for(process.communicate(), PACTL_TIMEOUT_S)
+        async with asyncio.timeout(PACTL_TIMEOUT_S):  # not wait_for, which can lose a cancellation on 3.11
+            out, _ = await process.communicate()
     except TimeoutError:
         process.kill()
         await process.wait()
