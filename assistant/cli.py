@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _models(args: argparse.Namespace, config: Config) -> int:
-    from assistant import models
+    from assistant.engines import models
 
     if args.action == "pull":
         return models.pull(config.models_dir, args.names)
@@ -109,8 +109,8 @@ def _models(args: argparse.Namespace, config: Config) -> int:
 
 
 def _transcribe(args: argparse.Namespace, config: Config) -> int:
-    from assistant.audio_file import read_speech
-    from assistant.stt import load_stt
+    from assistant.audio.files import read_speech
+    from assistant.engines.stt import load_stt
 
     audio = read_speech(args.file)
 
@@ -126,8 +126,8 @@ def _transcribe(args: argparse.Namespace, config: Config) -> int:
 
 
 def _say(args: argparse.Namespace, config: Config) -> int:
-    from assistant.audio_file import play, write_wav
-    from assistant.tts import load_tts
+    from assistant.audio.files import play, write_wav
+    from assistant.engines.tts import load_tts
 
     async def run() -> tuple[list, int]:
         tts = (await load_tts(config, engine=args.engine or "kokoro")).engine
@@ -151,7 +151,7 @@ def _say(args: argparse.Namespace, config: Config) -> int:
 def _print_duplex(result, as_json: bool) -> None:
     import json
 
-    from assistant.duplex import describe_turn
+    from assistant.frontends.duplex import describe_turn
 
     if as_json:
         print(json.dumps(result.to_json(), indent=2))
@@ -187,7 +187,7 @@ def _bench(args: argparse.Namespace, config: Config) -> int:
 
 
 def _converse(args: argparse.Namespace, config: Config) -> int:
-    from assistant.duplex import run_duplex
+    from assistant.frontends.duplex import run_duplex
 
     result = asyncio.run(run_duplex(config, args.input, args.output, args.metrics))
     _print_duplex(result, args.json)
@@ -195,7 +195,7 @@ def _converse(args: argparse.Namespace, config: Config) -> int:
 
 
 def _ask(args: argparse.Namespace, config: Config) -> int:
-    from assistant.duplex import run_duplex
+    from assistant.frontends.duplex import run_duplex
 
     result = asyncio.run(run_duplex(config, args.input, args.output, args.metrics, max_turns=1))
     _print_duplex(result, args.json)
@@ -203,7 +203,7 @@ def _ask(args: argparse.Namespace, config: Config) -> int:
 
 
 def _demo(args: argparse.Namespace, config: Config) -> int:
-    from assistant.demo import run_demo
+    from assistant.frontends.demo import run_demo
 
     result = asyncio.run(run_demo(config, args.output, on_progress=None if args.json else print))
     _print_duplex(result, args.json)
@@ -213,7 +213,7 @@ def _demo(args: argparse.Namespace, config: Config) -> int:
 
 
 def _listen(args: argparse.Namespace, config: Config) -> int:
-    from assistant.listen import run_listen
+    from assistant.frontends.console import run_listen
 
     try:
         asyncio.run(run_listen(config))
@@ -223,8 +223,8 @@ def _listen(args: argparse.Namespace, config: Config) -> int:
 
 
 def _tui(args: argparse.Namespace, config: Config) -> int:
-    from assistant.audio_file import check_audio_file
-    from assistant.tui import run_tui
+    from assistant.audio.files import check_audio_file
+    from assistant.frontends.tui import run_tui
 
     if args.input is not None:
         check_audio_file(args.input)  # a bad file is a one-line error and exit 2, not a TUI error screen

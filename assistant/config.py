@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assistant.core.types import MODES
 from assistant.errors import ConfigError
-from assistant.events import MODES
 
 
 def setting(default: Any, doc: str, *, min: float | None = None, max: float | None = None,

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import soundfile
 
-from assistant.audio.spans import active_span
-from assistant.audio_file import read_speech, resample
+from assistant.audio.files import read_speech, resample
+from assistant.bench.spans import active_span
 from assistant.config import Config, ModelsConfig
-from assistant.events import SAMPLE_RATE
-from assistant.tts import load_kokoro
+from assistant.core.types import SAMPLE_RATE
+from assistant.engines.tts import load_kokoro
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "assistant" / "bench" / "fixtures"

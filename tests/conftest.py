@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from assistant.config import Config, ModelsConfig
-from assistant.models import STAMP_NAME
+from assistant.engines.models import STAMP_NAME
 from tests.util import FIRST_QUESTION_S, QUESTION_GAP_S, REPO, SHARED_DATA
 
 
@@ -41,8 +41,8 @@ def questions(jfk, tmp_path):
 
     Each is "And so my fellow Americans" (2.3 s); the gap leaves room for a reply or a spoken notice in between.
     """
-    from assistant.audio.spans import place
-    from assistant.events import SAMPLE_RATE
+    from assistant.bench.spans import place
+    from assistant.core.types import SAMPLE_RATE
 
     def make(count: int) -> tuple[Path, list]:
         phrase = jfk[: int(2.3 * SAMPLE_RATE)]
@@ -55,14 +55,14 @@ def questions(jfk, tmp_path):
 
 @pytest.fixture(scope="session")
 def jfk() -> np.ndarray:
-    from assistant.audio_file import read_speech
+    from assistant.audio.files import read_speech
 
     return read_speech(SHARED_DATA / "jfk.flac")
 
 
 @pytest.fixture(scope="session")
 def stt(config):
-    from assistant.stt import load_stt
+    from assistant.engines.stt import load_stt
 
     engine = load_stt(config)
     yield engine
@@ -71,7 +71,7 @@ def stt(config):
 
 @pytest.fixture(scope="session")
 def kokoro(config):
-    from assistant.tts import load_kokoro
+    from assistant.engines.tts import load_kokoro
 
     engine = load_kokoro(config)
     yield engine
@@ -80,7 +80,7 @@ def kokoro(config):
 
 @pytest.fixture(scope="session")
 def piper(config):
-    from assistant.tts import load_piper
+    from assistant.engines.tts import load_piper
 
     engine = load_piper(config)
     yield engine
@@ -90,14 +90,14 @@ def piper(config):
 @pytest.fixture(scope="session")
 def question_voice(config):
     """A Kokoro voice other than the assistant's, to speak test questions (16 kHz arrays)."""
-    from assistant.tts import load_kokoro
+    from assistant.engines.tts import load_kokoro
 
     voice = load_kokoro(dataclasses.replace(config, tts=dataclasses.replace(
         config.tts, kokoro=dataclasses.replace(config.tts.kokoro, voice="bm_george"))))
 
     def speak(text: str) -> np.ndarray:
-        from assistant.audio_file import resample
-        from assistant.events import SAMPLE_RATE
+        from assistant.audio.files import resample
+        from assistant.core.types import SAMPLE_RATE
 
         return resample(voice.render_blocking(text), voice.sample_rate, SAMPLE_RATE)
 

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from assistant.config import Config
-from assistant.duplex import DuplexResult, run_duplex
-from assistant.engines import Engines
-from assistant.events import AudioChunk, ConversationEvent, Notice
-from assistant.vad import load_vad
+from assistant.core.events import ConversationEvent, Notice
+from assistant.core.ports import Engines
+from assistant.core.types import AudioChunk
+from assistant.engines.vad import load_vad
+from assistant.frontends.duplex import DuplexResult, run_duplex
 
 
 class ScriptedStt:

@@ -23,7 +23,7 @@ from assistant.audio.devices import (
     DeviceMicrophone,
     DeviceSpeaker,
 )
-from assistant.events import FRAME_SAMPLES, SAMPLE_RATE, AudioChunk
+from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE, AudioChunk
 from tests.pulse import (
     MIC_SOURCE,
     SPEAKER_SINK,

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import soundfile
 
-from assistant.audio_file import check_audio_file, read_mono, read_speech, resample
+from assistant.audio.files import check_audio_file, read_mono, read_speech, resample
 from assistant.cli import main
+from assistant.core.types import SAMPLE_RATE
 from assistant.errors import AudioFileError
-from assistant.events import SAMPLE_RATE
 from tests.util import JFK_TEXT, isolated_config, word_error_rate
 
 
@@ -145,12 +145,12 @@ COMMANDS = {
 @pytest.mark.parametrize("bad_file", [empty, text_named_wav, missing])
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_that_takes_audio_exits_2_on_a_bad_file(tmp_path, monkeypatch, capsys, command, bad_file):
-    import assistant.tui
+    import assistant.frontends.tui
 
     path, expected = bad_file(tmp_path)
     # no models here: a bad file that slipped through would fail on the models (exit 1), not run a session
     config = isolated_config(tmp_path, models_dir=tmp_path / "no-models")
-    monkeypatch.setattr(assistant.tui, "run_tui", lambda *a: pytest.fail("the TUI started on a bad file"))
+    monkeypatch.setattr(assistant.frontends.tui, "run_tui", lambda *a: pytest.fail("the TUI started on a bad file"))
     for name, value in (("HF_HUB_OFFLINE", "1"), ("OMP_WAIT_POLICY", "PASSIVE")):
         monkeypatch.setenv(name, value)  # main() sets these for the process; keep them from leaking into others
     assert main(["--config", str(config), *COMMANDS[command](path, tmp_path)]) == 2

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from assistant.chunker import ClauseChunker
-from assistant.speakable import speakable
+from assistant.core.chunker import ClauseChunker
+from assistant.core.speakable import speakable
 
 REPLIES = [
     # Plain prose, abbreviations, numbers.

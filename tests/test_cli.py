@@ -43,7 +43,7 @@ def test_missing_models_name_the_command_to_run(tmp_path):
 def test_ask_prints_a_json_summary_and_writes_the_reply(tmp_path, question_voice):
     import json
 
-    from assistant.audio.spans import place
+    from assistant.bench.spans import place
 
     place([(0.3, question_voice("What colour is the sky?"))], total_s=3.0, path=tmp_path / "in.wav")
     config = isolated_config(tmp_path, tts='engine = "piper"')

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import soundfile
 
-from assistant.audio.spans import first_sample_time, place, sound_times
-from assistant.duplex import run_duplex
-from assistant.events import ReplyDelta
-from assistant.speakable import speakable
-from assistant.wer import normalized_words, word_error_rate
+from assistant.bench.spans import first_sample_time, place, sound_times
+from assistant.bench.wer import normalized_words, word_error_rate
+from assistant.core.events import ReplyDelta
+from assistant.core.speakable import speakable
+from assistant.frontends.duplex import run_duplex
 
 QUESTION = "What is the capital of France?"
 

@@ -7,14 +7,14 @@ import time
 import numpy as np
 import pytest
 
-from assistant.audio.spans import first_sample_time, place, sound_times
 from assistant.bench.fixtures import load_manifest
-from assistant.chunker import ClauseChunker
-from assistant.duplex import run_duplex
-from assistant.engines import Engines
-from assistant.events import SAMPLE_RATE, FinalTranscript, ReplyDelta, State
-from assistant.llm import LlmError
-from assistant.vad import load_vad
+from assistant.bench.spans import first_sample_time, place, sound_times
+from assistant.core.chunker import ClauseChunker
+from assistant.core.events import FinalTranscript, ReplyDelta, State
+from assistant.core.ports import Engines, LlmError
+from assistant.core.types import SAMPLE_RATE
+from assistant.engines.vad import load_vad
+from assistant.frontends.duplex import run_duplex
 from tests.scripted import ScriptedLlm, ScriptedStt, ScriptedTts, converse, fast_config
 from tests.util import FIRST_QUESTION_S, QUESTION_GAP_S
 

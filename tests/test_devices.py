@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from assistant.audio.devices import Device, DeviceMicrophone, DeviceSpeaker, list_devices, resolve_device
-from assistant.conversation import Conversation
-from assistant.engines import load_engines
+from assistant.bench.wer import word_error_rate
+from assistant.core.conversation import Conversation
+from assistant.core.events import State, TurnFinished
+from assistant.core.types import SAMPLE_RATE
+from assistant.engines.loading import load_engines
 from assistant.errors import UserError
-from assistant.events import SAMPLE_RATE, State, TurnFinished
-from assistant.wer import word_error_rate
 from tests.pulse import play_into_mic, record_speaker
 from tests.util import REPO
 

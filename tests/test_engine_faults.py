@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant import models
+from assistant.engines import models
 from assistant.errors import ModelError
 from tests.test_cli import run_cli
 from tests.util import SHARED_DATA, flip_byte

@@ -3,10 +3,12 @@ import json
 
 import numpy as np
 
-from assistant.audio.playback import ChunkBuffer, PlayingChunk
-from assistant.events import AudioChunk
-from assistant.history import History, Message
-from assistant.metrics import LoopMonitor, TurnLog
+from assistant.audio.buffer import ChunkBuffer
+from assistant.core.history import History, Message
+from assistant.core.loop_monitor import LoopMonitor
+from assistant.core.ports import PlayingChunk
+from assistant.core.turn_log import TurnLog
+from assistant.core.types import AudioChunk
 
 
 def test_history_drops_oldest_turns_first_and_keeps_the_newest():

@@ -12,8 +12,11 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from assistant.config import Config, LlmConfig, OllamaConfig
-from assistant.llm import EmbeddedLlm, LanguageModel, LlmError, OllamaLlm, load_llm, resolve_gguf
-from assistant.llm_fallback import FallbackLlm
+from assistant.core.ports import LanguageModel, LlmError
+from assistant.engines.llm.choose import load_llm
+from assistant.engines.llm.embedded import EmbeddedLlm, resolve_gguf
+from assistant.engines.llm.fallback import FallbackLlm
+from assistant.engines.llm.ollama import OllamaLlm
 from tests.ollama_standin import OllamaStandIn, Script
 
 MODEL = "llama3.2:1b"

@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from assistant.conversation import SPOKEN_LLM_NOTICE
-from assistant.events import FinalTranscript, Notice, State, StateChanged
-from assistant.llm import EmbeddedLlm, LlmError, OllamaLlm
-from assistant.llm_fallback import FallbackLlm
+from assistant.core.conversation import SPOKEN_LLM_NOTICE
+from assistant.core.events import FinalTranscript, Notice, State, StateChanged
+from assistant.core.ports import LlmError
+from assistant.engines.llm.embedded import EmbeddedLlm
+from assistant.engines.llm.fallback import FallbackLlm
+from assistant.engines.llm.ollama import OllamaLlm
 from tests.ollama_standin import OllamaStandIn, Script
 from tests.scripted import RecordingTts, ScriptedLlm, ScriptedStt, ScriptedTts, converse, fast_config
 

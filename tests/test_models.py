@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant import models
+from assistant.engines import models
+from assistant.engines.models import ModelFile, ModelSpec
 from assistant.errors import ModelError
-from assistant.models import ModelFile, ModelSpec
 from tests.util import REPO, flip_byte
 
 # ------------------------------------------------------------------------------------------------

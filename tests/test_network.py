@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from assistant.audio.spans import place
-from assistant.duplex import run_duplex
+from assistant.bench.spans import place
+from assistant.frontends.duplex import run_duplex
 from tests.netwatch import watching
 from tests.ollama_standin import OllamaStandIn
 from tests.test_llm import closed_port_host

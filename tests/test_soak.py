@@ -18,12 +18,14 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from assistant.audio.spans import place
 from assistant.bench.fixtures import load_manifest
-from assistant.duplex import run_duplex
-from assistant.engines import Engines, load_engines
-from assistant.events import SAMPLE_RATE, State
-from assistant.vad import load_vad
+from assistant.bench.spans import place
+from assistant.core.events import State
+from assistant.core.ports import Engines
+from assistant.core.types import SAMPLE_RATE
+from assistant.engines.loading import load_engines
+from assistant.engines.vad import load_vad
+from assistant.frontends.duplex import run_duplex
 from tests.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
 
 WARM_UP = 20

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from assistant.config import SttConfig
-from assistant.events import SAMPLE_RATE
-from assistant.stt import WhisperStt, drop_restarted_tail, resolve_whisper_dir, trim_repeats
-from assistant.vad import SpeechDetector, load_silero_model
+from assistant.core.types import SAMPLE_RATE
+from assistant.engines.stt import WhisperStt, drop_restarted_tail, resolve_whisper_dir, trim_repeats
+from assistant.engines.vad import SpeechDetector, load_silero_model
 from tests.util import JFK_TEXT, word_error_rate
 
 

@@ -4,9 +4,9 @@ import time
 import numpy as np
 import pytest
 
-from assistant.audio_file import resample
-from assistant.events import SAMPLE_RATE
-from assistant.speakable import speakable
+from assistant.audio.files import resample
+from assistant.core.speakable import speakable
+from assistant.core.types import SAMPLE_RATE
 from tests.util import word_error_rate
 
 SENTENCES = [

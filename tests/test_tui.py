@@ -15,10 +15,8 @@ import uuid
 import pytest
 from textual.widgets import Input
 
-from assistant.audio.spans import place
-from assistant.engines import Engines
-from assistant.errors import ModelError
-from assistant.events import (
+from assistant.bench.spans import place
+from assistant.core.events import (
     FinalTranscript,
     MicLevel,
     Notice,
@@ -29,16 +27,18 @@ from assistant.events import (
     StateChanged,
     TurnFinished,
 )
-from assistant.tui.app import VoiceAssistantApp
-from assistant.tui.audio_setup import open_audio
-from assistant.tui.chat_lines import NoticeLine, ReplyLine, UserLine
-from assistant.tui.error_screen import StartupErrorScreen
-from assistant.tui.latency_panel import LatencyPanel
-from assistant.tui.messages import ConversationUpdate, EngineInfo, EngineProgress, SessionFailed, SessionReady
-from assistant.tui.percentiles import RollingPercentiles
-from assistant.tui.session import Session, startup_notices
-from assistant.tui.status_panel import StateBadge
-from assistant.vad import load_vad
+from assistant.core.ports import Engines
+from assistant.engines.vad import load_vad
+from assistant.errors import ModelError
+from assistant.frontends.tui.app import VoiceAssistantApp
+from assistant.frontends.tui.audio_setup import open_audio
+from assistant.frontends.tui.chat_lines import NoticeLine, ReplyLine, UserLine
+from assistant.frontends.tui.error_screen import StartupErrorScreen
+from assistant.frontends.tui.latency_panel import LatencyPanel
+from assistant.frontends.tui.messages import ConversationUpdate, EngineInfo, EngineProgress, SessionFailed, SessionReady
+from assistant.frontends.tui.percentiles import RollingPercentiles
+from assistant.frontends.tui.session import Session, startup_notices
+from assistant.frontends.tui.status_panel import StateBadge
 from tests.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
 from tests.util import REPO, word_error_rate
 
@@ -376,7 +376,7 @@ def test_q_quits_and_closes_the_session(tui_config, silence):
 
 
 def test_notices_show_inline(tui_config, silence):
-    from assistant.llm import LlmError
+    from assistant.core.ports import LlmError
 
     async def keys(pilot, app):
         app.session.submit_text("hello?")

@@ -12,8 +12,8 @@ import subprocess
 import sys
 import time
 
-from assistant.audio.spans import place
-from assistant.metrics import TurnLog
+from assistant.bench.spans import place
+from assistant.core.turn_log import TurnLog
 from tests.util import REPO, isolated_config, word_error_rate
 
 QUESTIONS = ["What colour is the sky?", "Name a big city in France.",

@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 import soxr
 
-from assistant.audio.playback import ChunkBuffer, PlayingChunk
+from assistant.audio.buffer import ChunkBuffer
 from assistant.audio.pulse_route import Source
+from assistant.core.ports import PlayingChunk
+from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE, AudioChunk, MicFrame
 from assistant.errors import NoDeviceError, UserError
-from assistant.events import FRAME_SAMPLES, SAMPLE_RATE, AudioChunk, MicFrame
 
 SPEAKER_BLOCK_S = 0.01  # 10 ms blocks
 # 40 ms of device buffering: with less, PulseAudio's ALSA plugin underflows for the first ~0.5 s of a stream.

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.audio.playback import ChunkBuffer, PlayingChunk
-from assistant.audio_file import read_speech, write_wav
-from assistant.events import FRAME_SAMPLES, SAMPLE_RATE, AudioChunk, MicFrame
+from assistant.audio.buffer import ChunkBuffer
+from assistant.audio.files import read_speech, write_wav
+from assistant.core.ports import PlayingChunk
+from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE, AudioChunk, MicFrame
 
 # Play times are exact whatever the block (each is computed from its sample position, and enqueue, pause and flush
 # catch up first); the block only sets how soon a chunk's end is noticed, and a short one wakes the loop for nothing.

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.audio.spans import place
-from assistant.audio_file import read_speech
-from assistant.events import SAMPLE_RATE
+from assistant.audio.files import read_speech
+from assistant.bench.spans import place
+from assistant.core.types import SAMPLE_RATE
 
 FIXTURES = Path(__file__).with_name("fixtures")
 LEAD_S = 0.5  # silence before the first utterance

@@ -25,15 +25,17 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from assistant.audio.spans import active_span
 from assistant.bench.fixtures import QuestionInput, barge_in_inputs, question_inputs
 from assistant.bench.sequential import run_sequential
+from assistant.bench.spans import active_span
+from assistant.bench.wer import normalized_words, word_error_rate
 from assistant.config import Config, render_toml
-from assistant.conversation import Conversation
-from assistant.duplex import run_duplex
-from assistant.engines import Engines, load_engines
-from assistant.events import SAMPLE_RATE, State
-from assistant.wer import normalized_words, word_error_rate
+from assistant.core.conversation import Conversation
+from assistant.core.events import State
+from assistant.core.ports import Engines
+from assistant.core.types import SAMPLE_RATE
+from assistant.engines.loading import load_engines
+from assistant.frontends.duplex import run_duplex
 
 STAGES_AFTER_END = ("end_of_turn", "stt_final", "llm_first_token", "first_chunk", "first_tts_chunk", "first_audio")
 QUESTION_REPLY_S = 3.0  # a question's reply is cut after this much speech: latency is decided by then

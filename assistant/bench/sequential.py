@@ -15,9 +15,9 @@ import numpy as np
 
 from assistant.audio.wav import WavMicrophone
 from assistant.config import Config
-from assistant.conversation import END_PAD_S
-from assistant.engines import Engines
-from assistant.events import SAMPLE_RATE, SpeechEnded
+from assistant.core.conversation import END_PAD_S
+from assistant.core.ports import Engines
+from assistant.core.types import SAMPLE_RATE, SpeechEnded
 
 PAUSE_S = 0.5  # a VAD offset this close to the true end of speech ends the question's turn
 

@@ -1,0 +1,72 @@
+"""What the conversation tells its listeners (the TUI, the console, tests): state, transcripts, the reply, notices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class State(StrEnum):
+    LISTENING = "listening"
+    USER_SPEAKING = "user speaking"
+    THINKING = "thinking"
+    SPEAKING = "speaking"
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    state: State
+
+
+@dataclass(frozen=True)
+class ModeChanged:
+    mode: str  # "always-listening" or "push-to-talk"
+
+
+@dataclass(frozen=True)
+class MicLevel:
+    """Per frame, for a level meter: RMS in dBFS and the VAD's speech probability."""
+
+    dbfs: float
+    speech_probability: float
+
+
+@dataclass(frozen=True)
+class PartialTranscript:
+    text: str
+
+
+@dataclass(frozen=True)
+class FinalTranscript:
+    text: str
+
+
+@dataclass(frozen=True)
+class ReplyDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ReplyInterrupted:
+    """The user cut in: `heard` is what was played before the speaker went silent."""
+
+    heard: str
+    barge_in_ms: float
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something went wrong in a turn; the session goes on."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class TurnFinished:
+    """One turn's record (transcript, reply, outcome, metrics in ms on the input timeline)."""
+
+    record: dict = field(hash=False)
+
+
+ConversationEvent = (StateChanged | ModeChanged | MicLevel | PartialTranscript | FinalTranscript | ReplyDelta
+                     | ReplyInterrupted | Notice | TurnFinished)

@@ -1,0 +1,151 @@
+"""The ports of the core: what it needs from a microphone, a speaker and each engine, as small Protocols.
+
+The core imports only this module and `types`; implementations live in `assistant.audio` and `assistant.engines`,
+and a test can put a scripted engine in any place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from assistant.core.types import AudioChunk, MicFrame, VadResult
+from assistant.errors import UserError
+
+Messages = list[dict[str, str]]
+
+
+class PlayingChunk:
+    """A chunk handed to a speaker: how much of it has been played, and when it started and ended."""
+
+    def __init__(self, chunk: AudioChunk) -> None:
+        self.chunk = chunk
+        self.played = 0  # samples handed to the device
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self.dropped = False
+        self.done = asyncio.Event()  # set once finished or dropped
+
+    @property
+    def total(self) -> int:
+        return len(self.chunk.samples)
+
+    @property
+    def played_fraction(self) -> float:
+        return self.played / self.total if self.total else 1.0
+
+    def mark_started(self, when: float) -> None:
+        self.started_at = when
+
+    def mark_finished(self, when: float) -> None:
+        self.finished_at = when
+        self.done.set()
+
+    def mark_dropped(self) -> None:
+        self.dropped = True
+        self.done.set()
+
+
+class Microphone(Protocol):
+    """16 kHz mono float32 frames of 512 samples, stamped with their place on the input timeline."""
+
+    def frames(self) -> AsyncIterator[MicFrame]: ...
+
+    def time_of(self, sample: int) -> float:
+        """The monotonic time at which input sample `sample` was captured."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Speaker(Protocol):
+    sample_rate: int
+
+    def enqueue(self, chunk: AudioChunk) -> PlayingChunk:
+        """Queue a chunk (already at `sample_rate`); the handle reports when it started and finished playing."""
+        ...
+
+    def pause(self) -> float:
+        """Go silent from the next block but keep everything queued. Returns when it went silent."""
+        ...
+
+    def resume(self) -> None:
+        """Carry on from where `pause` stopped."""
+        ...
+
+    def flush(self) -> float:
+        """Drop everything queued or buffered; silence follows from the next block. Returns when it went silent."""
+        ...
+
+    @property
+    def queued_seconds(self) -> float: ...
+
+    def close(self) -> None: ...
+
+
+class VoiceActivityDetector(Protocol):
+    async def process(self, frame: np.ndarray, frame_start: int) -> VadResult: ...
+
+    def set_min_speech_ms(self, ms: int) -> None: ...
+
+    def reset(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SpeechToText(Protocol):
+    async def partial(self, audio: np.ndarray) -> str: ...
+
+    async def final(self, audio: np.ndarray) -> str: ...
+
+    def close(self) -> None: ...
+
+
+class LlmError(UserError):
+    """The language model failed; `str()` is one line that says what to do."""
+
+
+@runtime_checkable
+class LanguageModel(Protocol):
+    name: str
+
+    def stream(self, messages: Messages) -> AsyncIterator[str]:
+        """Text deltas of the reply to `messages` (the config's system prompt is added if the first message
+        is not a system message). Raises `LlmError` from the iterator on failure; closing the stream stops the
+        generation itself."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class TextToSpeech(Protocol):
+    name: str
+    sample_rate: int
+
+    def synthesize(self, text: str, sample_rate: int | None = None) -> AsyncIterator[AudioChunk]:
+        """One chunk per sentence, at `sample_rate` if given (resampled on the engine's thread)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Engines:
+    """The four engines a conversation needs."""
+
+    vad: VoiceActivityDetector
+    stt: SpeechToText
+    llm: LanguageModel
+    tts: TextToSpeech
+    notes: list[str]  # which backend/engine was picked, and why
+    llm_fallback: str | None = None  # why the embedded model stands in for Ollama (backend = auto)
+
+    async def close(self) -> None:
+        self.vad.close()
+        self.stt.close()
+        self.tts.close()
+        await self.llm.close()

@@ -1,0 +1,1 @@
+"""The language model backends: Ollama, embedded llama.cpp, and the fallback from one to the other."""

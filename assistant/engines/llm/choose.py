@@ -1,0 +1,63 @@
+"""Which language model answers: `load_llm(config)` picks and loads the backend and says why in one line.
+
+backend = auto: Ollama if it answers and has the model, else the embedded model; and if Ollama stops answering
+mid-session, the embedded model from then on (fallback.py).
+
+Use `contextlib.aclosing(model.stream(...))` when you may `break` out of the loop: a plain `break` leaves the
+generator suspended until the garbage collector closes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from assistant.config import Config
+from assistant.core.ports import LanguageModel, LlmError
+from assistant.engines.llm.embedded import EmbeddedLlm
+from assistant.engines.llm.fallback import FallbackLlm
+from assistant.engines.llm.ollama import OllamaLlm
+
+
+@dataclass(frozen=True)
+class LlmChoice:
+    """What `load_llm` picked, and a one-line reason fit for a status line."""
+
+    model: LanguageModel
+    reason: str
+    fallback: str | None = None  # with backend = auto: why Ollama was not used, if it was not
+
+
+async def load_llm(config: Config) -> LlmChoice:
+    """Load the configured backend, ready to answer (model loaded and warmed up).
+
+    backend = "ollama": Ollama or an `LlmError` saying how to fix it. backend = "embedded": llama.cpp in-process.
+    backend = "auto": Ollama if it answers within the connect timeout and has the model, else the embedded model.
+    """
+    llm = config.llm
+    if llm.backend == "embedded":
+        model = await EmbeddedLlm.load(config)
+        return LlmChoice(model, f"{model.name} (backend = embedded)")
+
+    ollama_llm = await asyncio.to_thread(OllamaLlm, llm)  # building the httpx client reads CA files: ~25 ms
+    try:
+        if llm.backend == "ollama":
+            await ollama_llm.preload()
+            return LlmChoice(ollama_llm, f"{ollama_llm.name} at {llm.ollama.host} (backend = ollama)")
+        why_not = await ollama_llm.probe()
+        if why_not is None:
+            try:
+                await ollama_llm.preload()
+            except LlmError as error:
+                why_not = str(error)
+            else:
+
+                # Should Ollama stop answering mid-session, the embedded model takes over (loaded only then).
+                return LlmChoice(FallbackLlm(ollama_llm, lambda: EmbeddedLlm.load(config)),
+                                 f"{ollama_llm.name} at {llm.ollama.host} (auto: Ollama answered)")
+    except BaseException:
+        await ollama_llm.close()
+        raise
+    await ollama_llm.close()
+    model = await EmbeddedLlm.load(config)
+    return LlmChoice(model, f"{model.name} (auto: {why_not})", fallback=why_not)

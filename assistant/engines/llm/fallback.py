@@ -1,0 +1,71 @@
+"""backend = auto, mid-session: Ollama while it answers, the embedded model once it stops answering.
+
+`FallbackLlm` is a `LanguageModel` in front of Ollama. When Ollama goes away (connection refused or dropped, or
+no token within a timeout: `OllamaUnreachable`), that turn still fails, with one notice that says the embedded
+model takes over; the embedded model starts loading at that moment, in the background, and answers every later
+turn. It is not loaded before it is needed: Ollama usually keeps answering, and the load takes ~0.8 s of CPU and
+~150 MB that startup does not need to pay. A user takes longer than that to ask the next question.
+
+Other Ollama errors (an error line, an unreadable reply, an unknown model) are not outages: the turn fails and
+Ollama answers the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from assistant.core.ports import LanguageModel, LlmError, Messages
+from assistant.engines.llm.ollama import OllamaUnreachable
+
+
+class FallbackLlm:
+    def __init__(self, primary: LanguageModel, load_fallback: Callable[[], Awaitable[LanguageModel]]) -> None:
+        self.primary = primary
+        self._load_fallback = load_fallback
+        self._loading: asyncio.Task[LanguageModel] | None = None  # set once Ollama stopped answering
+
+    @property
+    def fallback(self) -> LanguageModel | None:
+        """The embedded model, once loaded."""
+        if self._loading and self._loading.done() and not self._loading.cancelled() and not self._loading.exception():
+            return self._loading.result()
+        return None
+
+    @property
+    def name(self) -> str:
+        return (self.fallback or self.primary).name
+
+    async def stream(self, messages: Messages) -> AsyncIterator[str]:
+        if self._loading is not None:
+            model = await self._fallback_model()
+            async with contextlib.aclosing(model.stream(messages)) as deltas:
+                async for delta in deltas:
+                    yield delta
+            return
+        try:
+            async with contextlib.aclosing(self.primary.stream(messages)) as deltas:
+                async for delta in deltas:
+                    yield delta
+        except OllamaUnreachable as error:
+            if self._loading is not None:  # a stream begun before the switch: said already
+                raise
+            self._loading = asyncio.get_running_loop().create_task(self._load_fallback(), name="load-fallback-llm")
+            # The turn's notice: said once, since later turns no longer reach Ollama.
+            raise LlmError(f"Ollama stopped answering ({error.cause}): using the embedded model from now on") \
+                from error
+
+    async def _fallback_model(self) -> LanguageModel:
+        assert self._loading is not None
+        try:
+            return await asyncio.shield(self._loading)  # a cancelled turn must not cancel the load
+        except Exception as error:  # e.g. a ModelError: its one line says what to do
+            self._loading = None  # the next turn tries Ollama again
+            raise LlmError(f"the embedded model could not stand in for Ollama: {error}") from error
+
+    async def close(self) -> None:
+        await self.primary.close()
+        if self._loading is not None:
+            with contextlib.suppress(Exception):
+                await (await self._loading).close()

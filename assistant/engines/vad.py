@@ -1,0 +1,143 @@
+"""Silero VAD on ONNX Runtime (no torch), and the streaming speech detector built on its per-frame probability."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from assistant.config import Config, VadConfig
+from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE, SpeechEnded, SpeechStarted, VadEvent, VadResult
+from assistant.core.worker_thread import EngineThread
+
+CONTEXT_SAMPLES = 64  # Silero wants the last 64 samples of the previous frame before each new one
+
+
+class SileroModel:
+    """Per-frame speech probability; keeps the recurrent state and context between frames. Not thread-safe."""
+
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._rate = np.array(SAMPLE_RATE, dtype=np.int64)
+        self.reset()
+
+    def reset(self) -> None:
+        self._state = np.zeros((2, 1, 128), dtype=np.float32)
+        self._context = np.zeros(CONTEXT_SAMPLES, dtype=np.float32)
+
+    def probability(self, frame: np.ndarray) -> float:
+        if frame.shape != (FRAME_SAMPLES,):
+            raise ValueError(f"VAD frames must be {FRAME_SAMPLES} samples, got {frame.shape}")
+        window = np.concatenate([self._context, frame.astype(np.float32, copy=False)])[np.newaxis, :]
+        out, self._state = self._session.run(None, {"input": window, "state": self._state, "sr": self._rate})
+        self._context = window[0, -CONTEXT_SAMPLES:]
+        return float(out[0, 0])
+
+
+class SpeechDetector:
+    """Turns per-frame probabilities into speech-started / speech-ended events on the input timeline.
+
+    Speech starts once `min_speech_ms` of frames above the start threshold have accumulated (frames between
+    the two thresholds neither count nor cancel); it ends after `hangover_ms` below the end threshold.
+    Events carry the true onset (start of the first voiced frame) and offset (end of the last voiced one).
+    """
+
+    def __init__(self, config: VadConfig) -> None:
+        self._start = config.start_threshold
+        self._end = config.end_threshold
+        self._min_speech = config.min_speech_ms * SAMPLE_RATE // 1000
+        self._hangover = config.hangover_ms * SAMPLE_RATE // 1000
+        self.reset()
+
+    def set_min_speech_ms(self, ms: int) -> None:
+        """Barge-in wants a quicker trigger while the assistant talks than a turn start does."""
+        self._min_speech = ms * SAMPLE_RATE // 1000
+
+    def reset(self) -> None:
+        self.speaking = False
+        self._onset: int | None = None
+        self._voiced = 0
+        self.last_voiced_end = 0
+        self._silence = 0
+
+    def feed(self, probability: float, frame_start: int, frame_samples: int = FRAME_SAMPLES) -> VadEvent | None:
+        frame_end = frame_start + frame_samples
+        if not self.speaking:
+            if probability >= self._start:
+                if self._onset is None:
+                    self._onset = frame_start
+                self._voiced += frame_samples
+                self.last_voiced_end = frame_end
+                if self._voiced >= self._min_speech:
+                    self.speaking, self._silence = True, 0
+                    return SpeechStarted(self._onset)
+            elif probability < self._end:
+                self._onset, self._voiced = None, 0
+            return None
+        if probability >= self._end:
+            self.last_voiced_end, self._silence = frame_end, 0
+            return None
+        self._silence += frame_samples
+        if self._silence >= self._hangover:
+            ended = SpeechEnded(self.last_voiced_end)
+            self.reset()
+            return ended
+        return None
+
+
+def speech_segments(model: SileroModel, detector: SpeechDetector, audio: np.ndarray) -> list[tuple[int, int]]:
+    """Offline pass over a whole buffer: (onset, offset) sample pairs. Resets both model and detector."""
+    model.reset()
+    detector.reset()
+    segments: list[tuple[int, int]] = []
+    onset = None
+    usable = len(audio) - len(audio) % FRAME_SAMPLES
+    for start in range(0, usable, FRAME_SAMPLES):
+        event = detector.feed(model.probability(audio[start:start + FRAME_SAMPLES]), start)
+        if isinstance(event, SpeechStarted):
+            onset = event.sample
+        elif isinstance(event, SpeechEnded) and onset is not None:
+            segments.append((onset, event.sample))
+            onset = None
+    if onset is not None:  # speech still going at the end of the buffer
+        segments.append((onset, detector.last_voiced_end))
+    model.reset()
+    detector.reset()
+    return segments
+
+
+class SileroVad:
+    """The streaming VAD engine: frames go to the model on the VAD's own thread; events come back."""
+
+    def __init__(self, model: SileroModel, config: VadConfig) -> None:
+        self._model = model
+        self._detector = SpeechDetector(config)
+        self._thread = EngineThread("vad")
+
+    async def process(self, frame: np.ndarray, frame_start: int) -> VadResult:
+        probability = await self._thread.run(self._model.probability, frame)
+        return VadResult(probability, self._detector.feed(probability, frame_start))
+
+    def set_min_speech_ms(self, ms: int) -> None:
+        self._detector.set_min_speech_ms(ms)
+
+    def reset(self) -> None:
+        self._detector.reset()
+
+    def close(self) -> None:
+        self._thread.close()
+
+
+def load_silero_model(config: Config) -> SileroModel:
+    from assistant.engines.models import require
+
+    return SileroModel(require("silero-vad", config.models_dir) / "silero_vad.onnx", config.vad.threads)
+
+
+def load_vad(config: Config) -> SileroVad:
+    return SileroVad(load_silero_model(config), config.vad)
