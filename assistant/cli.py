@@ -156,8 +156,8 @@ def _print_duplex(result, as_json: bool) -> None:
     if as_json:
         print(json.dumps(result.to_json(), indent=2))
         return
-    for note in result.engines:
-        print(f"engine:    {note}")
+    for info in result.engines:
+        print(f"engine:    {info}")
     for turn in result.turns:
         print()
         print("\n".join(describe_turn(turn)))
@@ -199,7 +199,7 @@ def _ask(args: argparse.Namespace, config: Config) -> int:
 
     result = asyncio.run(run_duplex(config, args.input, args.output, args.metrics, max_turns=1))
     _print_duplex(result, args.json)
-    return 0 if any(turn["reply"] for turn in result.turns) else 1
+    return 0 if any(turn.reply for turn in result.turns) else 1
 
 
 def _demo(args: argparse.Namespace, config: Config) -> int:

@@ -30,3 +30,7 @@ class NoDeviceError(UserError):
     """No sound device to use at all (no sound card, or no sound server): the setup is wrong, so exit status 2."""
 
     exit_code = 2
+
+
+class NoMicrophoneError(UserError):
+    """No capture device: the TUI says so and points at --input instead of failing on the first frame."""

@@ -57,6 +57,7 @@ class _State:
     models: list[str]
     default: Script = field(default_factory=Script)
     scripts: deque[Script] = field(default_factory=deque)
+    by_question: list[Script] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     lines_sent: int = 0
     disconnects: int = 0
@@ -123,6 +124,12 @@ class OllamaStandIn:
         """Queue answers for the next /api/chat requests, in order."""
         with self._state.lock:
             self._state.scripts.extend(scripts)
+
+    def script_by_question(self, *scripts: Script) -> None:
+        """Answer by the request instead, as a conversation needs (an early answer dropped and asked again must
+        get the same reply): the k-th script answers a request whose conversation holds k user messages."""
+        with self._state.lock:
+            self._state.by_question = list(scripts)
 
     def pull(self, model: str) -> None:
         """Make `model` available, as `ollama pull` would."""
@@ -218,7 +225,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with self.state.lock:
             self.state.requests.append(body)
-            script = self.state.scripts.popleft() if self.state.scripts else self.state.default
+            asked = sum(message.get("role") == "user" for message in body["messages"])
+            if 0 < asked <= len(self.state.by_question):
+                script = self.state.by_question[asked - 1]
+            else:
+                script = self.state.scripts.popleft() if self.state.scripts else self.state.default
         try:
             if body.get("stream", True):
                 self._stream(model, script)

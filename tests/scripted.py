@@ -13,43 +13,72 @@ import numpy as np
 
 from assistant.config import Config
 from assistant.core.events import ConversationEvent, Notice
-from assistant.core.ports import Engines
-from assistant.core.types import AudioChunk
+from assistant.core.ports import Engines, LlmDeadlines
+from assistant.core.types import SAMPLE_RATE, AudioChunk
 from assistant.engines.vad import load_vad
 from assistant.frontends.duplex import DuplexResult, run_duplex
 
 
 class ScriptedStt:
-    def __init__(self, texts: list[str], delay: float = 0.05, fail_on: set[int] = frozenset()) -> None:
-        self.texts, self.delay, self.fail_on, self.calls = list(texts), delay, fail_on, 0
+    """Transcribes by what it is given, never by call count (a speculative answer may ask twice for one turn):
+    `text` is the transcript, or a function of the audio's length in seconds. Faults follow the input too: audio
+    shorter than `fail_below_s` raises, and with `hang` it never answers."""
+
+    def __init__(self, text: str | Callable[[float], str] = "a question", delay: float = 0.05,
+                 fail_below_s: float = 0.0, hang: bool = False) -> None:
+        self.text, self.delay, self.fail_below_s, self.hang = text, delay, fail_below_s, hang
+        self.heard: list[float] = []  # the length of every audio it was asked about, in order
 
     async def partial(self, audio: np.ndarray) -> str:
         return ""
 
     async def final(self, audio: np.ndarray) -> str:
-        self.calls += 1
+        seconds = len(audio) / SAMPLE_RATE
+        self.heard.append(seconds)
         await asyncio.sleep(self.delay)
-        if self.calls in self.fail_on:
+        if self.hang:
+            await asyncio.Event().wait()
+        if seconds < self.fail_below_s:
             raise RuntimeError("scripted STT failure")
-        return self.texts.pop(0) if self.texts else ""
+        return self.text(seconds) if callable(self.text) else self.text
 
     def close(self) -> None:
         pass
 
 
+def heard_seconds(seconds: float) -> str:
+    """A transcript that says how much audio was answered, so a test can tell which stretch of speech it was."""
+    return f"heard {seconds:.2f} seconds"
+
+
+Script = list  # steps: a delta (str), a delay (float), "HANG", or an exception to raise
+
+
 class ScriptedLlm:
-    """Each call plays the next script: a list of steps, each a delta (str), a delay (float), "HANG" or an error."""
+    """Answers by its input, never by call count: the script for a request is chosen by the conversation it is
+    given. `scripts` is a list (by the number of user messages: the first question gets scripts[0]), a dict (by the
+    last user message), or a function of the last user message. Each step of a script is a delta (str), a delay
+    (float), "HANG", or an exception to raise."""
 
     name = "scripted"
+    deadlines = LlmDeadlines(first_token_s=1.0, between_tokens_s=1.0)  # like fast_config's
 
-    def __init__(self, scripts: list[list]) -> None:
-        self.scripts = list(scripts)
+    def __init__(self, scripts: list[Script] | dict[str, Script] | Callable[[str], Script]) -> None:
+        self.scripts = scripts
         self.calls = 0
         self.cancelled = 0
 
+    def script_for(self, messages: list[dict[str, str]]) -> Script:
+        users = [m["content"] for m in messages if m["role"] == "user"]
+        if callable(self.scripts):
+            return self.scripts(users[-1])
+        if isinstance(self.scripts, dict):
+            return self.scripts.get(users[-1], ["Okay."])
+        return self.scripts[len(users) - 1] if len(users) <= len(self.scripts) else ["Okay."]
+
     async def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
         self.calls += 1
-        script = self.scripts.pop(0) if self.scripts else ["Okay."]
+        script = self.script_for(messages)
         try:
             for step in script:
                 if isinstance(step, float):
@@ -109,18 +138,15 @@ class RecordingTts:
         pass
 
 
-def fast_config(config: Config, llm_timeout_s: float = 1.0, connect_timeout_s: float = 0.2,
-                speculative: bool = False) -> Config:
-    """Short timeouts, so that a fault ends its turn within a test's patience; no metrics file.
-
-    No speculative end of turn unless asked: scripted STT/LLM hand out their next answer per call, and an answer
-    started early and then dropped would take one (speculation has tests of its own)."""
+def fast_config(config: Config, llm_timeout_s: float = 1.0, connect_timeout_s: float = 0.2) -> Config:
+    """Short timeouts, so that a fault ends its turn within a test's patience; no metrics file. Speculative end of
+    turn stays on, as by default: the scripted engines answer by their input, so a dropped early answer changes
+    nothing."""
     llm = dataclasses.replace(config.llm, first_token_timeout_s=llm_timeout_s, token_timeout_s=llm_timeout_s,
                               ollama=dataclasses.replace(config.llm.ollama, connect_timeout_s=connect_timeout_s))
     return dataclasses.replace(config, llm=llm,
                                conversation=dataclasses.replace(config.conversation, metrics_file="",
-                                                                tts_timeout_s=1.0, stt_timeout_s=1.0,
-                                                                speculative_end_of_turn=speculative))
+                                                                tts_timeout_s=1.0, stt_timeout_s=1.0))
 
 
 def converse(config: Config, wav: Path, tmp_path: Path, stt, llm, tts,
@@ -131,7 +157,7 @@ def converse(config: Config, wav: Path, tmp_path: Path, stt, llm, tts,
     The LLM is closed at the end (within the conversation's event loop); STT and TTS are left open (they may be
     session-wide fixtures)."""
     notices: list[str] = []
-    engines = Engines(load_vad(config), stt, llm, tts, ["scripted"])
+    engines = Engines(load_vad(config), stt, llm, tts)
 
     def listen(event: ConversationEvent) -> None:
         if isinstance(event, Notice):

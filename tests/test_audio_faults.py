@@ -16,13 +16,8 @@ import numpy as np
 import pytest
 
 from assistant.audio import devices, pulse_route
-from assistant.audio.devices import (
-    MIC_GAP_S,
-    SPEAKER_BLOCK_S,
-    SPEAKER_LATENCY_S,
-    DeviceMicrophone,
-    DeviceSpeaker,
-)
+from assistant.audio.microphone import MIC_GAP_S, DeviceMicrophone
+from assistant.audio.speaker import SPEAKER_BLOCK_S, SPEAKER_LATENCY_S, DeviceSpeaker
 from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE, AudioChunk
 from tests.pulse import (
     MIC_SOURCE,
@@ -256,6 +251,7 @@ def test_speaker_underflow_is_counted_and_never_repeats_audio(own_devices):
     async def run():
         notices = []
         speaker = DeviceSpeaker(rate, notify=notices.append)
+        await speaker.start()
         recording = record_speaker(rate=rate)
         playing = speaker.enqueue(AudioChunk(ramp, rate))
         await asyncio.sleep(0.3)

@@ -45,7 +45,7 @@ def chunks_of(deltas, **kwargs) -> list[str]:
     out = []
     for delta in deltas:
         out += chunker.feed(delta)
-    return out + chunker.flush()
+    return out + chunker.finish()
 
 
 def random_fragments(text: str, rng: random.Random, max_len: int = 8) -> list[str]:
@@ -113,7 +113,7 @@ def test_first_chunk_comes_out_as_soon_as_its_boundary_is_seen():
     assert chunker.feed("ing,") == []  # "thing,5" would be no boundary: wait for the whitespace
     assert chunker.feed(" here") == ["Sure thing,"]
     assert chunker.feed(" it is.") == []
-    assert chunker.flush() == ["here it is."]
+    assert chunker.finish() == ["here it is."]
 
 
 def test_first_chunk_after_six_words_without_a_boundary():
@@ -123,7 +123,7 @@ def test_first_chunk_after_six_words_without_a_boundary():
     assert chunker.feed("seven eight nine, ten eleven.") == []
     assert chunker.feed(" ") == []  # "eleven. then" would go on
     assert chunker.feed("Twelve") == ["seven eight nine, ten eleven."]
-    assert chunker.flush() == ["Twelve"]
+    assert chunker.finish() == ["Twelve"]
     assert chunks_of(["a b c d e f g h"], first_max_words=3) == ["a b c", "d e f g h"]
 
 
@@ -132,7 +132,7 @@ def test_a_one_word_sentence_is_a_first_chunk_of_its_own(word):
     chunker = ClauseChunker()
     assert chunker.feed(word) == []
     assert chunker.feed(" I can do that, of course.") == [word]
-    assert chunker.flush() == ["I can do that, of course."]
+    assert chunker.finish() == ["I can do that, of course."]
     assert chunks_of([word]) == [word]
 
 
@@ -210,7 +210,7 @@ def test_a_period_waits_for_what_follows():
     assert chunker.feed(" is Dr.") == []
     assert chunker.feed(" Smith.") == []
     assert chunker.feed("\n") == ["It is Dr. Smith."]
-    assert chunker.flush() == []
+    assert chunker.finish() == []
 
 
 def test_newlines_end_chunks():
@@ -262,7 +262,7 @@ def test_text_before_a_fence_is_spoken_before_the_code_arrives():
     assert chunker.feed("ls -la. Or this.") == ["Try this command"]
     assert chunker.feed(" More code.") == []
     assert chunker.feed("``` and it lists files. Ok") == ["and it lists files."]
-    assert chunker.flush() == ["Ok"]
+    assert chunker.finish() == ["Ok"]
 
 
 def test_a_stream_ending_inside_a_fence_speaks_nothing_of_it():
@@ -296,8 +296,8 @@ def test_flush_speaks_what_is_left_without_final_punctuation():
     chunker = ClauseChunker()
     assert chunker.feed("Hello there my") == []
     assert chunker.feed(" friend") == []
-    assert chunker.flush() == ["Hello there my friend"]
-    assert chunker.flush() == []
+    assert chunker.finish() == ["Hello there my friend"]
+    assert chunker.finish() == []
 
 
 def test_nothing_speakable_gives_no_chunks():
@@ -308,7 +308,7 @@ def test_nothing_speakable_gives_no_chunks():
 def test_flush_starts_a_new_reply():
     chunker = ClauseChunker()
     assert chunker.feed("Sure. Second sentence, with a clause.") == ["Sure."]
-    assert chunker.flush() == ["Second sentence, with a clause."]
+    assert chunker.finish() == ["Second sentence, with a clause."]
     assert chunker.feed("Again, the first rules, they apply.") == ["Again, the first rules,"]
 
 
@@ -321,7 +321,7 @@ def test_pending_text_stays_small_over_a_long_reply():
         for char in sentence.format(i):
             chunks += chunker.feed(char)
             largest = max(largest, len(chunker._pending))
-    chunks += chunker.flush()
+    chunks += chunker.finish()
     assert chunks[:3] == ["This is sentence number 0 of", "a very long reply, with a clause.",
                           "This is sentence number 1 of a very long reply, with a clause."]
     assert len(chunks) == 2001

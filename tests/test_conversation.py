@@ -32,22 +32,22 @@ def test_spoken_question_gets_a_spoken_reply_after_it(config, question_voice, tm
 
     assert len(result.turns) == 1
     turn = result.turns[0]
-    assert word_error_rate(QUESTION, turn["transcript"]) <= 0.2, turn["transcript"]
-    assert turn["outcome"] == "replied" and normalized_words(turn["reply"])
+    assert word_error_rate(QUESTION, turn.transcript) <= 0.2, turn.transcript
+    assert turn.outcome == "replied" and normalized_words(turn.reply)
     sound = sound_times(tmp_path / "out.wav")
     assert sound.size, "nothing was played"
     assert sound[0] > question_end, "the reply must not start before the question ends"
     # the record's first-audio time is where the reply's first sample really is in OUT.wav
-    assert abs(first_sample_time(tmp_path / "out.wav") * 1000 - turn["times_ms"]["first_audio"]) <= 5
-    assert abs(turn["times_ms"]["speech_end"] / 1000 - question_end) <= 0.1
-    times = turn["times_ms"]
+    assert abs(first_sample_time(tmp_path / "out.wav") * 1000 - turn.times_ms["first_audio"]) <= 5
+    assert abs(turn.times_ms["speech_end"] / 1000 - question_end) <= 0.1
+    times = turn.times_ms
     answer = [times[s] for s in ("speech_end", "stt_final", "llm_first_token", "first_chunk", "first_tts_chunk")]
     assert answer == sorted(answer)
     # speculative end of turn: the transcript was ready before the hangover confirmed the end; nothing played
     # before that confirmation
     assert times["stt_final"] < times["end_of_turn"] <= times["first_audio"]
     assert times["first_tts_chunk"] <= times["first_audio"]
-    assert turn["voice_to_voice_ms"] == pytest.approx(times["first_audio"] - times["speech_end"], abs=0.2)
+    assert turn.voice_to_voice_ms == pytest.approx(times["first_audio"] - times["speech_end"], abs=0.2)
     info = soundfile.info(str(tmp_path / "out.wav"))
     assert info.samplerate == 24_000 and info.duration >= 4.0 - 0.05
     assert metrics.read_text().count("\n") == 1  # one JSON line per turn
@@ -75,19 +75,19 @@ def test_barge_in_silences_the_reply_trims_history_and_answers_the_new_question(
     assert played_on.size == 0 or played_on[-1] <= onset + 0.15, f"still playing {played_on[-1] - onset:.3f}s in"
 
     first, later = result.turns[0], result.turns[1:]
-    assert first["interrupted"] and first["outcome"] == "interrupted"
-    assert first["barge_in_ms"] is not None and first["barge_in_ms"] <= 150
-    heard, generated = normalized_words(first["reply"]), normalized_words(speakable("".join(deltas)))
+    assert first.interrupted and first.outcome == "interrupted"
+    assert first.barge_in_ms is not None and first.barge_in_ms <= 150
+    heard, generated = normalized_words(first.reply), normalized_words(speakable("".join(deltas)))
     assert 0 < len(heard) < len(generated) and generated[: len(heard)] == heard
     assert result.history[1].interrupted and normalized_words(result.history[1].content) == heard
     # "Stop." may come out as a turn of its own (or as nothing, if Whisper drops the lone word)
-    heard_later = " ".join(t["transcript"] for t in later)
+    heard_later = " ".join(t.transcript for t in later)
     assert word_error_rate("Stop. What is two plus two?", heard_later) <= 0.34, heard_later
     second = later[-1]
-    assert second["outcome"] == "replied" and second["reply"]
+    assert second.outcome == "replied" and second.reply
     # nothing from the interrupted turn played after the cut: the next sound is the new reply
     after_cut = sound[sound > onset + 0.15]
-    assert after_cut.size and after_cut[0] * 1000 >= second["times_ms"]["first_audio"] - 30
+    assert after_cut.size and after_cut[0] * 1000 >= second.times_ms["first_audio"] - 30
 
 
 def test_silence_and_noise_start_no_turn(config, tmp_path):

@@ -15,7 +15,7 @@ from assistant.core.ports import Engines, LlmError
 from assistant.core.types import SAMPLE_RATE
 from assistant.engines.vad import load_vad
 from assistant.frontends.duplex import run_duplex
-from tests.scripted import ScriptedLlm, ScriptedStt, ScriptedTts, converse, fast_config
+from tests.scripted import ScriptedLlm, ScriptedStt, ScriptedTts, converse, fast_config, heard_seconds
 from tests.util import FIRST_QUESTION_S, QUESTION_GAP_S
 
 # Two questions: the first turn meets the fault, the second must work as if nothing happened.
@@ -39,22 +39,21 @@ FAULTS = {
 def test_llm_faults_end_the_turn_and_the_next_turn_works(config, two_questions, tmp_path, fault):
     wav, _ = two_questions
     llm = ScriptedLlm([*FAULTS[fault], ["The second answer."]])
-    result, notices = converse(fast_config(config), wav, tmp_path, ScriptedStt(["first", "second"]), llm,
-                               ScriptedTts())
+    result, notices = converse(fast_config(config), wav, tmp_path, ScriptedStt(), llm, ScriptedTts())
     first, second = result.turns
     if fault == "slow first token":
-        assert first["outcome"] == "replied" and first["reply"] == "Fine, thanks."
+        assert first.outcome == "replied" and first.reply == "Fine, thanks."
     else:
-        assert first["outcome"] == "failed" and notices and first["notice"]
-        assert first["times_ms"].get("first_audio") is not None  # the spoken notice ("Sorry, …") was played
-    assert second["outcome"] == "replied" and second["reply"] == "The second answer."
-    assert second["times_ms"]["first_audio"] / 1000 > SECOND_AT
+        assert first.outcome == "failed" and notices and first.notice
+        assert first.times_ms.get("first_audio") is not None  # the spoken notice ("Sorry, …") was played
+    assert second.outcome == "replied" and second.reply == "The second answer."
+    assert second.times_ms["first_audio"] / 1000 > SECOND_AT
 
 
 def test_a_partial_reply_cut_by_an_error_stays_in_history_as_interrupted(config, two_questions, tmp_path):
     wav, _ = two_questions
     llm = ScriptedLlm([["Paris is the capital. ", 0.6, "And also", LlmError("connection reset")], ["Two."]])
-    result, _ = converse(fast_config(config), wav, tmp_path, ScriptedStt(["q1", "q2"]), llm, ScriptedTts())
+    result, _ = converse(fast_config(config), wav, tmp_path, ScriptedStt(), llm, ScriptedTts())
     assistant = [m for m in result.history if m.role == "assistant"]
     assert assistant[0].interrupted and assistant[0].content == "Paris is the capital."
     assert assistant[1].content == "Two." and not assistant[1].interrupted
@@ -63,19 +62,55 @@ def test_a_partial_reply_cut_by_an_error_stays_in_history_as_interrupted(config,
 def test_tts_failure_skips_that_chunk_and_keeps_speaking(config, two_questions, tmp_path):
     wav, _ = two_questions
     llm = ScriptedLlm([["First part, ", "BROKEN sentence here. ", "Last sentence."], ["Ok."]])
-    result, notices = converse(fast_config(config), wav, tmp_path, ScriptedStt(["a", "b"]), llm,
+    result, notices = converse(fast_config(config), wav, tmp_path, ScriptedStt(), llm,
                                ScriptedTts(fail_marker="BROKEN"))
     assert any("BROKEN" in n for n in notices)
-    assert result.turns[0]["outcome"] == "replied"
-    assert result.turns[1]["outcome"] == "replied"
+    assert result.turns[0].outcome == "replied"
+    assert result.turns[1].outcome == "replied"
 
 
-def test_stt_failure_is_a_notice_and_listening_goes_on(config, two_questions, tmp_path):
-    wav, _ = two_questions
-    result, notices = converse(fast_config(config), wav, tmp_path, ScriptedStt(["second"], fail_on={1}),
-                               ScriptedLlm([["Yes."]]), ScriptedTts())
-    assert result.turns[0]["outcome"] == "failed" and "transcribe" in notices[0]
-    assert result.turns[1]["outcome"] == "replied"
+def test_stt_failure_is_a_notice_and_listening_goes_on(config, jfk, tmp_path):
+    # the first question is shorter than the second: the STT fails on it, by its input
+    place([(FIRST_AT, jfk[: int(1.5 * SAMPLE_RATE)]), (SECOND_AT, jfk[: int(2.3 * SAMPLE_RATE)])],
+          total_s=SECOND_AT + 3.5, path=tmp_path / "in.wav")
+    stt = ScriptedStt(fail_below_s=1.7)
+    result, notices = converse(fast_config(config), tmp_path / "in.wav", tmp_path, stt, ScriptedLlm([["Yes."]]),
+                               ScriptedTts())
+    assert min(stt.heard) < 1.7 < max(stt.heard), stt.heard  # precondition: the two audios straddle the limit
+    assert result.turns[0].outcome == "failed" and notices[0] == "could not transcribe: scripted STT failure"
+    assert result.turns[1].outcome == "replied"
+
+
+def test_a_transcript_that_times_out_says_so(config, questions, tmp_path):
+    wav, _ = questions(1)
+    result, notices = converse(fast_config(config), wav, tmp_path, ScriptedStt(hang=True), ScriptedLlm([["Yes."]]),
+                               ScriptedTts())
+    (turn,) = result.turns
+    assert turn.outcome == "failed" and notices == ["could not transcribe: timed out"] == [turn.notice]
+
+
+def test_a_dropped_early_answer_shows_nothing_even_when_its_speech_fails(config, tmp_path):
+    # A pause mid-question starts an answer to the first phrase: its speech fails, but it is dropped when the user
+    # goes on, so its failure notice must never be shown; the answer to the whole question plays.
+    questions = load_manifest()["questions"]
+    first, second = questions[0].samples(), questions[4].samples()
+    gap_at = 0.3 + questions[0].speech_end_s
+    place([(0.3, first), (gap_at + 0.3 - questions[4].speech_start_s, second)], total_s=8.0,
+          path=tmp_path / "in.wav")
+    stt = ScriptedStt(heard_seconds)
+    # the early answer hears the first phrase (plus pre-roll and end pad, 0.4 s); the whole one half a phrase more
+    first_s = questions[0].speech_end_s - questions[0].speech_start_s + 0.4
+    whole_s = first_s + (questions[4].speech_end_s - questions[4].speech_start_s) / 2
+
+    def answer(question: str) -> list:
+        return ["Fine."] if float(question.split()[1]) > whole_s else ["BROKEN reply to half a question."]
+
+    result, notices = converse(fast_config(config), tmp_path / "in.wav", tmp_path, stt, ScriptedLlm(answer),
+                               ScriptedTts(fail_marker="BROKEN"))
+    (turn,) = result.turns
+    assert min(stt.heard) < whole_s < max(stt.heard), stt.heard  # precondition: an early answer was started
+    assert turn.outcome == "replied" and turn.reply == "Fine."
+    assert notices == [], notices
 
 
 def test_backpressure_generation_waits_for_the_speaker(config, two_questions, tmp_path):
@@ -93,12 +128,12 @@ def test_backpressure_generation_waits_for_the_speaker(config, two_questions, tm
     tts.synthesize = counting
     base = fast_config(config)
     config = dataclasses.replace(base, conversation=dataclasses.replace(base.conversation, max_audio_ahead_s=2.0))
-    result, _ = converse(config, wav, tmp_path, ScriptedStt(["a", "b"]), ScriptedLlm([long_reply, ["Ok."]]), tts)
+    result, _ = converse(config, wav, tmp_path, ScriptedStt(), ScriptedLlm([long_reply, ["Ok."]]), tts)
     first = result.turns[0]
     # The second question cut in ~2 s after the reply started: with 2 s allowed ahead of the speaker, only the
     # sentences being played or next in line had been synthesized, not all twelve.
-    assert first["outcome"] == "interrupted"
-    played_s = SECOND_AT - first["times_ms"]["first_audio"] / 1000
+    assert first.outcome == "interrupted"
+    played_s = SECOND_AT - first.times_ms["first_audio"] / 1000
     before_cut = synthesized[: synthesized.index("Ok.")]
     # all but the last were queued: at most what had played + 2 s ahead + the one chunk that crossed the limit
     queued_s = sum(0.06 * len(text) for text in before_cut[:-1])
@@ -111,22 +146,22 @@ def test_a_click_pauses_the_reply_briefly_then_it_resumes_without_losing_audio(c
     click = jfk[int(0.9 * SAMPLE_RATE):int(0.93 * SAMPLE_RATE)]  # 30 ms of a vowel: a hint, not speech
     place([(FIRST_AT, phrase), (5.5, click)], total_s=12.0, path=tmp_path / "in.wav")
     reply = ["This reply is long enough to still be playing when the click happens, and then it goes on."]
-    result, _ = converse(fast_config(config), tmp_path / "in.wav", tmp_path, ScriptedStt(["q"]),
+    result, _ = converse(fast_config(config), tmp_path / "in.wav", tmp_path, ScriptedStt(),
                          ScriptedLlm([reply]), ScriptedTts())
     (turn,) = result.turns
-    assert turn["outcome"] == "replied" and not turn["interrupted"]
+    assert turn.outcome == "replied" and not turn.interrupted
     sound = sound_times(tmp_path / "out.wav")
     gaps = np.diff(sound)
     (gap_at,) = np.nonzero(gaps > 0.1)[0]  # exactly one pause, right after the click
     assert 5.5 <= sound[gap_at] <= 5.5 + 0.1 and 0.2 <= gaps[gap_at] <= 0.6
     chunker = ClauseChunker()
-    expected_s = 0.06 * sum(len(chunk) for chunk in [*chunker.feed(reply[0]), *chunker.flush()])
+    expected_s = 0.06 * sum(len(chunk) for chunk in [*chunker.feed(reply[0]), *chunker.finish()])
     assert abs(len(sound) * 0.005 - expected_s) < 0.1  # every sample of the reply was played, none twice
 
 
 def test_push_to_talk_takes_turns_by_key_and_a_press_while_speaking_is_a_barge_in(config, jfk, tmp_path):
     phrase = jfk[: int(2.3 * SAMPLE_RATE)]
-    place([(0.5, phrase), (6.0, phrase)], total_s=10.0, path=tmp_path / "in.wav")
+    place([(0.5, phrase), (6.0, phrase[: int(1.5 * SAMPLE_RATE)])], total_s=10.0, path=tmp_path / "in.wav")
     ptt = dataclasses.replace(fast_config(config), audio=dataclasses.replace(config.audio, mode="push-to-talk"))
     presses = []
 
@@ -139,17 +174,18 @@ def test_push_to_talk_takes_turns_by_key_and_a_press_while_speaking_is_a_barge_i
             conversation.push_to_talk()
 
     long_reply = ["This is a long answer that keeps going for quite a while, and then some more. " * 3]
-    engines = Engines(load_vad(config), ScriptedStt(["first", "second"]), ScriptedLlm([long_reply, ["Short."]]),
-                      ScriptedTts(), ["scripted"])
+    stt = ScriptedStt(lambda seconds: "the long one" if seconds > 2.5 else "the short one")
+    engines = Engines(load_vad(config), stt, ScriptedLlm([long_reply, ["Short."]]), ScriptedTts())
     result = asyncio.run(run_duplex(ptt, tmp_path / "in.wav", tmp_path / "out.wav", engines=engines, control=keys))
     engines.vad.close()
     assert [state for _, state in presses] == [State.LISTENING, State.USER_SPEAKING, State.SPEAKING,
                                                State.USER_SPEAKING]
     first, second = result.turns
-    assert first["interrupted"] and first["barge_in_ms"] is not None  # the key cut the reply off
-    assert second["transcript"] == "second" and second["outcome"] == "replied"
+    assert first.interrupted and first.barge_in_ms is not None  # the key cut the reply off
+    assert first.transcript == "the long one"
+    assert second.transcript == "the short one" and second.outcome == "replied"
     # the VAD trims: the turn ends at the last voiced frame, not at the key press
-    assert abs(first["times_ms"]["speech_end"] / 1000 - (0.5 + 2.17)) < 0.15
+    assert abs(first.times_ms["speech_end"] / 1000 - (0.5 + 2.17)) < 0.15
     assert not sound_times(tmp_path / "out.wav")[sound_times(tmp_path / "out.wav") < 3.0].size
 
 
@@ -165,15 +201,15 @@ def test_a_typed_message_is_answered_aloud_and_cuts_off_a_reply(config, tmp_path
             typed.append(conversation.state)
             conversation.submit_text(text)
 
-    engines = Engines(load_vad(config), ScriptedStt([]), ScriptedLlm([["A long answer that goes on and on. " * 3],
-                                                                      ["Fine."]]), ScriptedTts(), ["scripted"])
+    engines = Engines(load_vad(config), ScriptedStt(), ScriptedLlm([["A long answer that goes on and on. " * 3],
+                                                                    ["Fine."]]), ScriptedTts())
     result = asyncio.run(run_duplex(fast_config(config), tmp_path / "in.wav", tmp_path / "out.wav", engines=engines,
                                     control=keyboard))
     engines.vad.close()
     assert typed == [State.LISTENING, State.SPEAKING]
     first, second = result.turns
-    assert first["transcript"] == "hello there" and first["interrupted"]
-    assert second["transcript"] == "never mind, how are you?" and second["reply"] == "Fine."
+    assert first.transcript == "hello there" and first.interrupted
+    assert second.transcript == "never mind, how are you?" and second.reply == "Fine."
     assert [m.role for m in result.history] == ["user", "assistant", "user", "assistant"]
 
 
@@ -186,27 +222,14 @@ def test_interrupt_key_stops_the_reply_and_keeps_what_was_heard(config, jfk, tmp
         await asyncio.sleep(1.0)
         conversation.interrupt()
 
-    engines = Engines(load_vad(config), ScriptedStt(["q"]), ScriptedLlm([["One two three four five. " * 6]]),
-                      ScriptedTts(), ["scripted"])
+    engines = Engines(load_vad(config), ScriptedStt(), ScriptedLlm([["One two three four five. " * 6]]),
+                      ScriptedTts())
     result = asyncio.run(run_duplex(fast_config(config), tmp_path / "in.wav", tmp_path / "out.wav", engines=engines,
                                     control=stop_key))
     engines.vad.close()
     (turn,) = result.turns
-    assert turn["interrupted"] and 0 < len(turn["reply"].split()) < 30
-    assert result.history[-1].interrupted and result.history[-1].content == turn["reply"]
-
-
-class LengthStt(ScriptedStt):
-    """Says how much audio it was given, so a transcript shows which stretch of speech was answered."""
-
-    def __init__(self) -> None:
-        super().__init__([])
-        self.heard: list[float] = []
-
-    async def final(self, audio: np.ndarray) -> str:
-        await asyncio.sleep(self.delay)
-        self.heard.append(len(audio) / SAMPLE_RATE)
-        return f"heard {self.heard[-1]:.2f} seconds"
+    assert turn.interrupted and 0 < len(turn.reply.split()) < 30
+    assert result.history[-1].interrupted and result.history[-1].content == turn.reply
 
 
 def test_a_speculative_answer_plays_only_after_the_end_of_turn_and_a_pause_drops_it(config, tmp_path):
@@ -217,27 +240,26 @@ def test_a_speculative_answer_plays_only_after_the_end_of_turn_and_a_pause_drops
     gap_at = 0.3 + questions[0].speech_end_s
     truth = place([(0.3, first), (gap_at + 0.3 - questions[4].speech_start_s, second)], total_s=8.0,
                   path=tmp_path / "in.wav")
-    stt, llm = LengthStt(), ScriptedLlm([["Sure, ", "here it is."]] * 10)
-    result, _ = converse(fast_config(config, speculative=True), tmp_path / "in.wav", tmp_path, stt, llm,
-                         ScriptedTts())
+    stt, llm = ScriptedStt(heard_seconds), ScriptedLlm(lambda question: ["Sure, ", "here it is."])
+    result, _ = converse(fast_config(config), tmp_path / "in.wav", tmp_path, stt, llm, ScriptedTts())
     (turn,) = result.turns
-    times = turn["times_ms"]
-    assert turn["outcome"] == "replied" and turn["reply"] == "Sure, here it is."
-    heard_s = float(turn["transcript"].split()[1])
+    times = turn.times_ms
+    assert turn.outcome == "replied" and turn.reply == "Sure, here it is."
+    heard_s = float(turn.transcript.split()[1])
     assert heard_s >= truth[1][1] - truth[0][0]  # the answer is to the whole turn, not to the first phrase
     assert stt.heard[0] < heard_s and llm.calls >= 2  # the pause did start an answer, and it was dropped
     assert times["stt_final"] < times["end_of_turn"] <= times["first_audio"]
     assert [m.role for m in result.history] == ["user", "assistant"]
-    assert result.history[0].content == turn["transcript"]
+    assert result.history[0].content == turn.transcript
     assert first_sample_time(tmp_path / "out.wav") >= times["end_of_turn"] / 1000  # nothing played before it
 
 
 def test_an_answer_started_early_stays_invisible_until_the_turn_ends(config, jfk, tmp_path):
     place([(0.3, jfk[: int(2.3 * SAMPLE_RATE)])], total_s=6.0, path=tmp_path / "in.wav")
     events = []
-    engines = Engines(load_vad(config), LengthStt(), ScriptedLlm([["Hello ", "there."]] * 10), ScriptedTts(),
-                      ["scripted"])
-    result = asyncio.run(run_duplex(fast_config(config, speculative=True), tmp_path / "in.wav", tmp_path / "out.wav",
+    engines = Engines(load_vad(config), ScriptedStt(heard_seconds), ScriptedLlm(lambda question: ["Hello ", "there."]),
+                      ScriptedTts())
+    result = asyncio.run(run_duplex(fast_config(config), tmp_path / "in.wav", tmp_path / "out.wav",
                                     engines=engines, on_event=events.append))
     engines.vad.close()
     (turn,) = result.turns
@@ -246,4 +268,4 @@ def test_an_answer_started_early_stays_invisible_until_the_turn_ends(config, jfk
     thinking = next(i for i, e in enumerate(events) if getattr(e, "state", None) == State.THINKING)
     shown = [i for i, e in enumerate(events) if isinstance(e, FinalTranscript | ReplyDelta)]
     assert len(shown) == 3 and min(shown) > thinking
-    assert turn["times_ms"]["stt_final"] < turn["times_ms"]["llm_first_token"] < turn["times_ms"]["end_of_turn"]
+    assert turn.times_ms["stt_final"] < turn.times_ms["llm_first_token"] < turn.times_ms["end_of_turn"]

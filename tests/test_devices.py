@@ -9,13 +9,15 @@ import time
 import numpy as np
 import pytest
 
-from assistant.audio.devices import Device, DeviceMicrophone, DeviceSpeaker, list_devices, resolve_device
+from assistant.audio.devices import Device, list_devices, resolve_device
+from assistant.audio.microphone import DeviceMicrophone
 from assistant.bench.wer import word_error_rate
-from assistant.core.conversation import Conversation
 from assistant.core.events import State, TurnFinished
+from assistant.core.records import TurnRecord
 from assistant.core.types import SAMPLE_RATE
 from assistant.engines.loading import load_engines
 from assistant.errors import UserError
+from assistant.session import open_session
 from tests.pulse import play_into_mic, record_speaker
 from tests.util import REPO
 
@@ -42,20 +44,16 @@ def device_config(config, mode="always-listening"):
 async def on_devices(config, engines, body):
     """Run a conversation on the default (virtual) devices while `body(conversation, finished)` drives it."""
     engines.vad.reset()
-    microphone = DeviceMicrophone(resolve_device(config.audio.input_device, "input"))
-    speaker = DeviceSpeaker(config.audio.output_sample_rate, resolve_device(config.audio.output_device, "output"))
-    conversation = Conversation(config, engines, microphone, speaker)
-    finished: asyncio.Queue[dict] = asyncio.Queue()
-    conversation.subscribe(lambda e: finished.put_nowait(e.record) if isinstance(e, TurnFinished) else None)
-    runner = asyncio.get_running_loop().create_task(conversation.run())
-    try:
-        return await body(conversation, finished)
-    finally:
-        runner.cancel()
-        await asyncio.gather(runner, return_exceptions=True)
-        await conversation.close()
-        microphone.close()
-        speaker.close()
+    async with open_session(config, engines=engines) as session:
+        conversation = session.conversation
+        finished: asyncio.Queue[TurnRecord] = asyncio.Queue()
+        conversation.subscribe(lambda e: finished.put_nowait(e.record) if isinstance(e, TurnFinished) else None)
+        runner = asyncio.get_running_loop().create_task(conversation.run())
+        try:
+            return await body(conversation, finished)
+        finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
 
 
 async def until(predicate, timeout: float) -> None:
@@ -125,21 +123,21 @@ def test_spoken_question_into_the_mic_gets_a_spoken_reply_from_the_speaker(confi
         recording = record_speaker()
         feed = play_into_mic(np.concatenate([question, np.zeros(SAMPLE_RATE // 2, np.float32)]), SAMPLE_RATE)
         turn = await asyncio.wait_for(finished.get(), timeout=40)
-        while turn["outcome"] == "no speech":
+        while turn.outcome == "no speech":
             turn = await asyncio.wait_for(finished.get(), timeout=40)
         await asyncio.sleep(0.3)
         return turn, recording.stop(), recording, feed, conversation.microphone.started_at
 
     turn, audio, recording, feed, mic_zero = asyncio.run(on_devices(config, engines, body))
-    assert turn["outcome"] == "replied" and turn["reply"]
-    assert word_error_rate("What is the capital of France?", turn["transcript"]) <= 0.2, turn["transcript"]
+    assert turn.outcome == "replied" and turn.reply
+    assert word_error_rate("What is the capital of France?", turn.transcript) <= 0.2, turn.transcript
     loud = np.flatnonzero(np.abs(audio) > LOUD)
     assert loud.size, "nothing came out of the speaker"
     question_end = feed.time_of(len(question))
     assert recording.time_of(loud[0]) > question_end
     # the first-reply-sample time the pipeline reports (PortAudio's DAC time) is where it is in the recording
     first_sample = recording.time_of(np.flatnonzero(np.abs(audio) > 1e-6)[0])
-    reported = mic_zero + turn["times_ms"]["first_audio"] / 1000
+    reported = mic_zero + turn.times_ms["first_audio"] / 1000
     print(f"first reply sample: reported {reported - first_sample:+.4f} s from the recording")
     assert abs(reported - first_sample) < 0.04
 
@@ -164,7 +162,7 @@ def test_barge_in_through_real_devices_cuts_the_speaker_fast(config, engines, qu
         return first, recording.stop(), recording, feed
 
     first, audio, recording, feed = asyncio.run(on_devices(config, engines, body))
-    assert first["interrupted"], first
+    assert first.interrupted, first
     onset = feed.time_of(int(np.flatnonzero(np.abs(cut_in) > LOUD)[0]))
     times = recording.time_of(np.arange(len(audio)))
     loud_before = times[(np.abs(audio) > LOUD) & (times < onset)]
@@ -194,5 +192,5 @@ def test_push_to_talk_on_real_devices(config, engines, question_voice):
         return await asyncio.wait_for(finished.get(), timeout=40)
 
     turn = asyncio.run(on_devices(config, engines, body))
-    assert turn["outcome"] == "replied"
-    assert word_error_rate("How many legs does a spider have?", turn["transcript"]) <= 0.2, turn["transcript"]
+    assert turn.outcome == "replied"
+    assert word_error_rate("How many legs does a spider have?", turn.transcript) <= 0.2, turn.transcript

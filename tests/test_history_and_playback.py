@@ -7,6 +7,7 @@ from assistant.audio.buffer import ChunkBuffer
 from assistant.core.history import History, Message
 from assistant.core.loop_monitor import LoopMonitor
 from assistant.core.ports import PlayingChunk
+from assistant.core.records import Outcome, Stage, TurnRecord
 from assistant.core.turn_log import TurnLog
 from assistant.core.types import AudioChunk
 
@@ -58,7 +59,7 @@ def test_clearing_the_buffer_drops_the_rest_and_keeps_what_was_played():
         a = PlayingChunk(chunk(1000, "one two three four"))
         buffer.add(a)
         buffer.pull(500)
-        dropped = buffer.clear()
+        dropped = buffer.discard()
         return a, dropped, buffer.pull(10)
 
     a, dropped, after = asyncio.run(run())
@@ -69,11 +70,14 @@ def test_clearing_the_buffer_drops_the_rest_and_keeps_what_was_played():
 def test_turn_log_appends_one_json_line_per_turn(tmp_path):
     path = tmp_path / "logs" / "turns.jsonl"
     log = TurnLog(path)
-    asyncio.run(log.append({"turn": 1}))
-    asyncio.run(log.append({"turn": 2, "transcript": "héllo"}))
+    asyncio.run(log.append(TurnRecord(1)))
+    asyncio.run(log.append(TurnRecord(2, transcript="héllo", outcome=Outcome.REPLIED,
+                                      times_ms={Stage.SPEECH_END: 1200.04, Stage.FIRST_AUDIO: 1800.0})))
     log.close()
-    assert [json.loads(line) for line in path.read_text().splitlines()] == [{"turn": 1},
-                                                                            {"turn": 2, "transcript": "héllo"}]
+    first, second = [json.loads(line) for line in path.read_text().splitlines()]
+    assert first == TurnRecord(1).to_json() and first["outcome"] == "pending"
+    assert second["transcript"] == "héllo" and second["outcome"] == "replied"
+    assert second["times_ms"] == {"speech_end": 1200.0, "first_audio": 1800.0} and second["voice_to_voice_ms"] == 600.0
 
 
 def test_loop_monitor_sees_a_blocking_call():

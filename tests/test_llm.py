@@ -254,7 +254,7 @@ def test_probe(config, standin):
 def test_auto_picks_ollama_when_it_answers_with_the_model(config, standin):
     async def main() -> tuple[str, str, LanguageModel]:
         choice = await load_llm(llm_config(config, standin.host, backend="auto"))
-        model, reason = choice.model, choice.reason
+        model, reason = choice.model, choice.why
         try:
             return model.name, reason, model
         finally:
@@ -272,7 +272,7 @@ def test_auto_falls_back_to_embedded_when_ollama_is_not_running(config):
 
     async def main() -> tuple[LanguageModel, str, str]:
         choice = await load_llm(llm_config(config, host, backend="auto"))
-        model, reason = choice.model, choice.reason
+        model, reason = choice.model, choice.why
         try:
             text = "".join(await collect(model, QUESTION, []))
         finally:
@@ -290,7 +290,7 @@ def test_auto_falls_back_to_embedded_when_ollama_is_not_running(config):
 def test_auto_falls_back_to_embedded_when_ollama_lacks_the_model(config, standin):
     async def main() -> tuple[type, str]:
         choice = await load_llm(llm_config(config, standin.host, backend="auto", model="phi9"))
-        model, reason = choice.model, choice.reason
+        model, reason = choice.model, choice.why
         await model.close()
         return type(model), reason
 
@@ -307,7 +307,7 @@ def test_backend_ollama_fails_fast_with_the_fix_when_it_is_not_running(config):
 def test_backend_ollama_preloads_the_model(config, standin):
     async def main() -> str:
         choice = await load_llm(llm_config(config, standin.host, backend="ollama"))
-        model, reason = choice.model, choice.reason
+        model, reason = choice.model, choice.why
         await model.close()
         return reason
 

@@ -96,7 +96,7 @@ def ollama_config(config, host: str, backend: str = "ollama", **llm):
 
 
 def answered(conversation) -> int:
-    return sum(r.outcome not in ("pending", "no speech") for r in conversation.records)
+    return sum(record.answered for record in conversation.records)
 
 
 def acting(server: OllamaStandIn, acts: dict[int, Callable[[OllamaStandIn], None]], seen: list | None = None):
@@ -134,10 +134,10 @@ def test_an_ollama_fault_ends_one_turn_with_a_notice_and_the_next_turn_is_answer
         cfg = dataclasses.replace(cfg, conversation=dataclasses.replace(cfg.conversation, stt_timeout_s=10,
                                                                         tts_timeout_s=10))
     else:
-        stt, tts = ScriptedStt([f"question {n}" for n in range(3)]), RecordingTts(ScriptedTts())
+        stt, tts = ScriptedStt(), RecordingTts(ScriptedTts())
     events: list = []
     with OllamaStandIn(models=fault.models) as server:
-        server.script(*fault.scripts)
+        server.script_by_question(*fault.scripts)
         cfg = ollama_config(cfg, server.host)
         if 0 in fault.acts:
             fault.acts[0](server)
@@ -147,24 +147,24 @@ def test_an_ollama_fault_ends_one_turn_with_a_notice_and_the_next_turn_is_answer
         requests = server.requests
 
     turns = result.turns
-    assert [t["outcome"] for t in turns] == list(fault.outcomes), turns
-    assert turns[-1]["reply"] == GOOD_REPLY and not turns[-1]["notice"]
+    assert [t.outcome for t in turns] == list(fault.outcomes), turns
+    assert turns[-1].reply == GOOD_REPLY and not turns[-1].notice
     if "failed" not in fault.outcomes:  # slow, but within the timeout: the whole reply
-        assert turns[0]["reply"] == "".join(PARTIAL)
+        assert turns[0].reply == "".join(PARTIAL)
         assert notices == [] and SPOKEN_LLM_NOTICE not in tts.texts
         return
 
     failed_index = fault.outcomes.index("failed")
     failed = turns[failed_index]
-    assert re.search(fault.notice, failed["notice"]), failed["notice"]
-    assert notices == [failed["notice"]] and "\n" not in failed["notice"]
+    assert re.search(fault.notice, failed.notice), failed.notice
+    assert notices == [failed.notice] and "\n" not in failed.notice
     # the spoken notice came within the configured timeout, and (for a timeout) not before it
     took = seconds_to_notice(events, tts, failed_index)
     assert fault.timeout_s - 0.05 <= took <= fault.timeout_s + SLACK_S, f"notice after {took:.2f}s"
     # it was spoken, after whatever of the reply had been spoken already
-    assert failed["times_ms"].get("first_audio") is not None
+    assert failed.times_ms.get("first_audio") is not None
     assert tts.texts.count(SPOKEN_LLM_NOTICE) == 1
-    assert failed["reply"] == fault.heard
+    assert failed.reply == fault.heard
     if fault.heard:
         assert tts.texts.index(fault.heard) < tts.texts.index(SPOKEN_LLM_NOTICE)
         assert [m for m in result.history if m.interrupted] == [m for m in result.history if m.content == fault.heard]
@@ -172,7 +172,7 @@ def test_an_ollama_fault_ends_one_turn_with_a_notice_and_the_next_turn_is_answer
     else:
         assert not any(m.interrupted for m in result.history)
     # the written notice came with the spoken one, not after it had played
-    notice_at = events[[e for _, e in events].index(Notice(failed["notice"]))][0]
+    notice_at = events[[e for _, e in events].index(Notice(failed.notice))][0]
     spoken_at = next(at for at, text in tts.asked if text == SPOKEN_LLM_NOTICE)
     assert abs(notice_at - spoken_at) < 0.05
     # back to listening once the spoken notice has played
@@ -192,21 +192,21 @@ def test_auto_hands_the_session_to_the_embedded_model_once_ollama_goes_away(conf
         cfg = ollama_config(config, server.host, backend="auto", max_tokens=12)
         llm = FallbackLlm(OllamaLlm(cfg.llm), lambda: EmbeddedLlm.load(cfg))
         tts = RecordingTts(ScriptedTts())
-        result, notices = converse(cfg, wav, tmp_path, ScriptedStt(["q1", "q2", "q3"]), llm, tts,
+        result, notices = converse(cfg, wav, tmp_path, ScriptedStt(), llm, tts,
                                    on_event=timed(events), control=acting(server, {1: stop}, llm_at_acts))
         assert len(server.requests) == 1  # only the first turn reached Ollama
 
     first, second, third = result.turns
-    assert first["outcome"] == "replied" and first["reply"] == GOOD_REPLY
+    assert first.outcome == "replied" and first.reply == GOOD_REPLY
     assert llm_at_acts == [f"ollama {MODEL}"]  # nothing else loaded while Ollama answered
-    assert second["outcome"] == "failed"
-    assert second["notice"] == "Ollama stopped answering (connection refused): using the embedded model from now on"
+    assert second.outcome == "failed"
+    assert second.notice == "Ollama stopped answering (connection refused): using the embedded model from now on"
     assert seconds_to_notice(events, tts, 1) <= SLACK_S
-    assert third["outcome"] == "replied" and third["reply"].strip() and third["reply"] != GOOD_REPLY
-    assert notices == [second["notice"]]  # said once, not again on the turn the embedded model answered
+    assert third.outcome == "replied" and third.reply.strip() and third.reply != GOOD_REPLY
+    assert notices == [second.notice]  # said once, not again on the turn the embedded model answered
     assert llm.name.startswith("embedded SmolLM2")
     # loaded in the background while the notice played: the third turn did not wait for the load
-    assert third["times_ms"]["llm_first_token"] - third["times_ms"]["stt_final"] < 1500
+    assert third.times_ms["llm_first_token"] - third.times_ms["stt_final"] < 1500
 
 
 # --- FallbackLlm on its own (a scripted stand-in for the embedded model: fast) ---------------------------------

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from assistant.bench.spans import place
+from assistant.core.ports import EngineInfo, EngineRole
 from assistant.frontends.duplex import run_duplex
 from tests.netwatch import watching
 from tests.ollama_standin import OllamaStandIn
@@ -51,7 +52,7 @@ def test_a_session_reaches_only_the_configured_ollama_host(config, question_voic
         host = stack.enter_context(OllamaStandIn()).host if ollama == "stand-in" else closed_port_host()
         with watching() as watch:
             result = asyncio.run(run_duplex(session_config(config, host), tmp_path / "in.wav", None))
-    assert result.turns and result.turns[0]["reply"], result.turns
+    assert result.turns and result.turns[0].reply, result.turns
     ollama_host = urlsplit(host)
     endpoint = (ollama_host.hostname, ollama_host.port)
 
@@ -63,10 +64,14 @@ def test_a_session_reaches_only_the_configured_ollama_host(config, question_voic
     strange_sockets = [s for s in watch.sockets if endpoint not in (s.local, s.remote)]
     assert not strange_sockets, strange_sockets
     if ollama == "stand-in":
-        assert "auto: Ollama answered" in result.engines[0]
+        assert "auto: Ollama answered" in llm_info(result).why
         assert any(s.remote == endpoint for s in watch.sockets), watch.sockets  # /proc saw the client side
     else:
-        assert "auto: Ollama is not answering" in result.engines[0]
+        assert "auto: Ollama is not answering" in llm_info(result).why
+
+
+def llm_info(result) -> EngineInfo:
+    return next(info for info in result.engines if info.role == EngineRole.LLM)
 
 
 class SockaddrIn(ctypes.Structure):

@@ -74,15 +74,19 @@ def test_two_hundred_turns_typed_and_cut_off_leave_nothing_behind(config, tmp_pa
     budget = 600  # small, so the history is trimmed many times over
     cfg = dataclasses.replace(config, conversation=dataclasses.replace(
         config.conversation, metrics_file=str(tmp_path / "turns.jsonl"), history_budget_chars=budget))
-    scripts = [LONG_REPLY if n % 4 == 0 else [f"Answer {n}."] for n in range(turns)]
-    engines = Engines(load_vad(cfg), ScriptedStt([]), ScriptedLlm(scripts), ScriptedTts(delay=0.0), ["scripted"])
+    def question(n: int) -> str:
+        return f"Question number {n}, with a few more words to fill the history."
+
+    # by the question, not by how many the history still holds: it is trimmed many times over
+    scripts = {question(n): LONG_REPLY if n % 4 == 0 else [f"Answer {n}."] for n in range(turns)}
+    engines = Engines(load_vad(cfg), ScriptedStt(), ScriptedLlm(scripts), ScriptedTts(delay=0.0))
     samples: list[Snapshot] = []
     sizes: list[int] = []
 
     async def soak(conversation) -> None:
         await until(lambda: conversation.microphone.started_at is not None)
         for n in range(turns):
-            conversation.submit_text(f"Question number {n}, with a few more words to fill the history.")
+            conversation.submit_text(question(n))
             if n % 4 == 0:  # the next message cuts this reply off mid-sentence
                 await until(lambda: conversation.state == State.SPEAKING)
                 await asyncio.sleep(0.1)
@@ -101,8 +105,8 @@ def test_two_hundred_turns_typed_and_cut_off_leave_nothing_behind(config, tmp_pa
 
     result = asyncio.run(run())
     assert len(result.turns) == turns
-    assert sum(t["interrupted"] for t in result.turns) == turns // 4
-    assert all(t["outcome"] in ("replied", "interrupted") for t in result.turns)
+    assert sum(t.interrupted for t in result.turns) == turns // 4
+    assert all(t.outcome in ("replied", "interrupted") for t in result.turns)
     assert (tmp_path / "turns.jsonl").read_text().count("\n") == turns
     assert_steady(samples, WARM_UP)
     assert max(sizes) <= budget
@@ -125,7 +129,7 @@ def test_twenty_spoken_turns_with_the_real_engines_leave_nothing_behind(config, 
         sampled = 0  # turns finished when the last sample was taken: one sample per idle stretch after a turn
         while True:
             await asyncio.sleep(0.1)
-            finished = sum(r.outcome != "pending" for r in conversation.records)
+            finished = len(conversation.records)
             if finished > sampled and conversation.idle:
                 await asyncio.sleep(0.05)  # the turn's log line is written on its own thread
                 if conversation.idle:
@@ -140,7 +144,7 @@ def test_twenty_spoken_turns_with_the_real_engines_leave_nothing_behind(config, 
             await engines.close()
 
     result = asyncio.run(run())
-    answered = [t for t in result.turns if t["outcome"] in ("replied", "interrupted")]
-    assert len(answered) >= 20, [t["transcript"] for t in result.turns]
-    assert sum(t["interrupted"] for t in answered) >= 2
+    answered = [t for t in result.turns if t.outcome in ("replied", "interrupted")]
+    assert len(answered) >= 20, [t.transcript for t in result.turns]
+    assert sum(t.interrupted for t in answered) >= 2
     assert_steady(samples, warm_up=5)  # the engines' first runs allocate their arenas

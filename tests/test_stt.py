@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 from assistant.config import SttConfig
+from assistant.core.speech_detector import SpeechDetector
 from assistant.core.types import SAMPLE_RATE
 from assistant.engines.stt import WhisperStt, drop_restarted_tail, resolve_whisper_dir, trim_repeats
-from assistant.engines.vad import SpeechDetector, load_silero_model
+from assistant.engines.vad import load_silero_model
 from tests.util import JFK_TEXT, word_error_rate
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import os
 import shlex
 import subprocess
@@ -27,15 +26,16 @@ from assistant.core.events import (
     StateChanged,
     TurnFinished,
 )
-from assistant.core.ports import Engines
+from assistant.core.ports import EngineInfo, EngineRole, Engines
+from assistant.core.records import Outcome, Stage, TurnRecord
+from assistant.core.types import Mode
 from assistant.engines.vad import load_vad
 from assistant.errors import ModelError
 from assistant.frontends.tui.app import VoiceAssistantApp
-from assistant.frontends.tui.audio_setup import open_audio
 from assistant.frontends.tui.chat_lines import NoticeLine, ReplyLine, UserLine
 from assistant.frontends.tui.error_screen import StartupErrorScreen
 from assistant.frontends.tui.latency_panel import LatencyPanel
-from assistant.frontends.tui.messages import ConversationUpdate, EngineInfo, EngineProgress, SessionFailed, SessionReady
+from assistant.frontends.tui.messages import ConversationUpdate, EngineProgress, SessionFailed, SessionReady
 from assistant.frontends.tui.percentiles import RollingPercentiles
 from assistant.frontends.tui.session import Session, startup_notices
 from assistant.frontends.tui.status_panel import StateBadge
@@ -75,25 +75,25 @@ def text_of(app, widget_type) -> list[str]:
 
 # ---- driven by events: deterministic screens
 
-INFO = EngineInfo("embedded SmolLM2-135M-Instruct.Q4_1", "Piper en_US-joe-medium", "backend = embedded", "configured")
+INFO = (EngineInfo(EngineRole.LLM, "embedded SmolLM2-135M-Instruct.Q4_1", "backend = embedded"),
+        EngineInfo(EngineRole.TTS, "Piper en_US-joe-medium", "configured"))
 
 
 class StillSession(Session):
     """Reports ready and then nothing: the test posts the conversation's events itself."""
 
     async def run(self, report) -> None:
-        report(SessionReady(INFO, "always-listening", []))
+        report(SessionReady(INFO, Mode.ALWAYS_LISTENING, []))
         await asyncio.Event().wait()
 
 
-def record(turn: int, *, outcome: str = "replied", barge_in_ms: float | None = None, **times: float | None) -> dict:
-    """A TurnFinished record like TurnRecord.to_json(); a stage given as None is left out."""
+def record(turn: int, *, outcome: str = "replied", barge_in_ms: float | None = None,
+           **times: float | None) -> TurnRecord:
+    """A finished turn's record; a stage given as None is left out."""
     stages = {"speech_start": 500.0, "speech_end": 2400.0, "end_of_turn": 2880.0, "stt_final": 3010.0,
               "llm_first_token": 3330.0, "first_tts_chunk": 3520.0, "first_audio": 3545.0, **times}
-    stages = {stage: ms for stage, ms in stages.items() if ms is not None}
-    return {"turn": turn, "transcript": "", "reply": "", "outcome": outcome, "interrupted": outcome == "interrupted",
-            "notice": "", "times_ms": stages, "barge_in_ms": barge_in_ms,
-            "voice_to_voice_ms": stages["first_audio"] - stages["speech_end"] if "first_audio" in stages else None}
+    return TurnRecord(turn, outcome=Outcome(outcome), interrupted=outcome == "interrupted", barge_in_ms=barge_in_ms,
+                      times_ms={Stage(stage): ms for stage, ms in stages.items() if ms is not None})
 
 
 ONE_TURN = [StateChanged(State.USER_SPEAKING), PartialTranscript("what is the capital"),
@@ -147,7 +147,8 @@ def test_startup_snapshot(snap_compare, tui_config):
         async def run(self, report) -> None:
             await asyncio.Event().wait()
 
-    progress = [EngineProgress("VAD ready (Silero)"), EngineProgress("STT ready (Whisper tiny.en, fast)")]
+    progress = [EngineProgress(EngineInfo(EngineRole.VAD, "Silero")),
+                EngineProgress(EngineInfo(EngineRole.STT, "Whisper tiny.en", "fast"))]
     assert snap_compare(VoiceAssistantApp(Loading(tui_config)), terminal_size=SIZE, run_before=post_all(progress))
 
 
@@ -223,17 +224,16 @@ def test_percentiles_are_nearest_rank():
 
 
 def test_ollama_fallback_is_a_startup_notice():
-    def engines(note: str, name: str, fallback: str | None = None) -> Engines:
-        llm = ScriptedLlm([])
-        llm.name = name
-        return Engines(None, None, llm, ScriptedTts(), [note, "Piper (configured)"], fallback)
+    def engines(name: str, why: str, fallback: str | None = None) -> Engines:
+        return Engines(None, None, ScriptedLlm([]), ScriptedTts(),
+                       (EngineInfo(EngineRole.LLM, name, why, fallback), EngineInfo(EngineRole.TTS, "Piper", "")))
 
-    fallback = engines("embedded X (auto: Ollama is not answering at http://127.0.0.1:11434)", "embedded X",
+    fallback = engines("embedded X", "auto: Ollama is not answering at http://127.0.0.1:11434",
                        "Ollama is not answering at http://127.0.0.1:11434")
     assert startup_notices(fallback) == ["Ollama is not answering at http://127.0.0.1:11434: using the embedded "
                                          "model (embedded X)"]
-    assert startup_notices(engines("ollama llama3.2:1b at http://h (auto: Ollama answered)", "ollama x")) == []
-    assert startup_notices(engines("embedded X (backend = embedded)", "embedded X")) == []
+    assert startup_notices(engines("ollama x", "auto: Ollama answered at http://h")) == []
+    assert startup_notices(engines("embedded X", "backend = embedded")) == []
 
 
 def test_only_answers_to_speech_count_in_voice_to_voice(tui_config):
@@ -247,7 +247,7 @@ def test_only_answers_to_speech_count_in_voice_to_voice(tui_config):
             panel.add_turn(record(4, stt_final=None))  # typed
             panel.add_turn({**record(5, outcome="no speech"), "times_ms": {"speech_start": 1.0}})  # left out
             await pilot.pause()
-            assert len(panel.voice_to_voice) == 2 and len(panel.barge_in) == 1 and panel.record["turn"] == 4
+            assert len(panel.voice_to_voice) == 2 and len(panel.barge_in) == 1 and panel.record.turn == 4
             assert "turn 4 (typed)" in str(panel.render())
 
     asyncio.run(run())
@@ -256,12 +256,13 @@ def test_only_answers_to_speech_count_in_voice_to_voice(tui_config):
 # ---- keys, on scripted engines with the real VAD and a WAV file as the microphone
 
 def scripted_session(config, wav, stt=None, llm=None, tts=None) -> Session:
-    async def load(config, progress):
-        progress("VAD ready (Silero)")
-        return Engines(load_vad(config), stt or ScriptedStt([]), llm or ScriptedLlm([]), tts or ScriptedTts(),
-                       ["scripted (backend = test)", "scripted tts (test)"])
+    async def load(config, ready):
+        ready(EngineInfo(EngineRole.VAD, "Silero"))
+        return Engines(load_vad(config), stt or ScriptedStt(), llm or ScriptedLlm([]), tts or ScriptedTts(),
+                       (EngineInfo(EngineRole.LLM, "scripted", "backend = test"),
+                        EngineInfo(EngineRole.TTS, "scripted tts", "test")))
 
-    return Session(config, wav, load_engines=load, open_audio=functools.partial(open_audio, real_speaker=False))
+    return Session(config, wav, load_engines=load, device_speaker=False)
 
 
 def drive(session: Session, keys):
@@ -299,7 +300,7 @@ def test_push_to_talk_mode_space_takes_a_turn_and_m_switches_back(tui_config, si
         await pilot.press("m")
         await until(pilot, lambda: app.mode == "always-listening", what="always-listening mode")
 
-    drive(scripted_session(tui_config, silence, stt=ScriptedStt(["hello"]), llm=llm), keys)
+    drive(scripted_session(tui_config, silence, stt=ScriptedStt("hello"), llm=llm), keys)
 
 
 def test_typed_message_is_answered_and_space_in_the_input_types_a_space(tui_config, silence):
@@ -330,7 +331,7 @@ def test_space_stops_the_assistant_in_always_listening_mode(tui_config, silence)
         reply = app.query(ReplyLine).last()
         heard = reply.heard.split()
         assert 0 < len(heard) < len(reply.text.split()) and "interrupted" in str(reply.render())
-        assert app.query_one(LatencyPanel).record["barge_in_ms"] is not None
+        assert app.query_one(LatencyPanel).record.barge_in_ms is not None
         assert len(app.query(UserLine)) == 1  # the press opened no visible turn of its own
 
     drive(scripted_session(tui_config, silence, llm=ScriptedLlm([long_reply])), keys)
@@ -404,8 +405,7 @@ def run_until_error_screen(app) -> StartupErrorScreen:
 
 def test_missing_models_name_the_one_command(tui_config, tmp_path, silence):
     config = dataclasses.replace(tui_config, models=dataclasses.replace(tui_config.models, dir=str(tmp_path / "none")))
-    screen = run_until_error_screen(failing_app(config, input_path=silence,
-                                                open_audio=functools.partial(open_audio, real_speaker=False)))
+    screen = run_until_error_screen(failing_app(config, input_path=silence, device_speaker=False))
     assert screen.explanation.title == "Models missing" and screen.explanation.fix == "voice-assistant models pull"
 
 
@@ -427,8 +427,7 @@ def test_real_engines_answer_a_spoken_question_and_ollama_fallback_is_noticed(tu
     # backend = auto with nothing listening on the Ollama port: the embedded model stands in, and the UI says so
     llm = dataclasses.replace(tui_config.llm, backend="auto", ollama=dataclasses.replace(
         tui_config.llm.ollama, host="http://127.0.0.1:9", connect_timeout_s=0.3))
-    session = Session(dataclasses.replace(tui_config, llm=llm), spoken_question,
-                      open_audio=functools.partial(open_audio, real_speaker=False))
+    session = Session(dataclasses.replace(tui_config, llm=llm), spoken_question, device_speaker=False)
     app = VoiceAssistantApp(session)
 
     async def run():

@@ -13,6 +13,7 @@ import sys
 import time
 
 from assistant.bench.spans import place
+from assistant.core.records import TurnRecord
 from assistant.core.turn_log import TurnLog
 from tests.util import REPO, isolated_config, word_error_rate
 
@@ -88,7 +89,8 @@ def test_a_torn_last_line_from_an_earlier_crash_stays_on_its_own_line(tmp_path):
     path = tmp_path / "turns.jsonl"
     path.write_bytes(b'{"turn": 1}\n{"turn": 2, "transcr')  # cut short mid-record
     log = TurnLog(path)
-    asyncio.run(log.append({"turn": 1, "transcript": "hello"}))
+    asyncio.run(log.append(TurnRecord(1, transcript="hello")))
     log.close()
     lines = path.read_text(encoding="utf-8").split("\n")
-    assert lines == ['{"turn": 1}', '{"turn": 2, "transcr', '{"turn": 1, "transcript": "hello"}', ""]
+    assert lines[:2] == ['{"turn": 1}', '{"turn": 2, "transcr'] and lines[3:] == [""]
+    assert json.loads(lines[2]) == TurnRecord(1, transcript="hello").to_json()

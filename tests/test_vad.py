@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from assistant.config import VadConfig
+from assistant.core.speech_detector import SpeechDetector
 from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE, SpeechEnded, SpeechStarted
-from assistant.engines.vad import SpeechDetector, load_silero_model, load_vad, speech_segments
+from assistant.engines.vad import load_silero_model, load_vad, speech_segments
 
 # Measured once on jfk.flac (16 kHz mono) from its 10 ms energy envelope, 15 dB above the noise floor:
 # speech starts at 0.32 s, "…fellow Americans" ends at 2.17 s, "…for your country" ends at 10.45 s.

@@ -31,13 +31,13 @@ class ChunkBuffer:
         self._queue: deque[PlayingChunk] = deque()
         self._lock = threading.Lock()
         self._queued = 0
-        self.paused = False  # while paused, pulls give silence and nothing is consumed
+        self._paused = False  # while paused, pulls give silence and nothing is consumed
 
     def enqueue(self, chunk: AudioChunk, sample_rate: int) -> PlayingChunk:
         """Queue a chunk for a speaker running at `sample_rate`; the handle reports its playback."""
         if chunk.sample_rate != sample_rate:
             raise ValueError(f"speaker plays {sample_rate} Hz, chunk is {chunk.sample_rate} Hz")
-        playing = PlayingChunk(chunk)
+        playing = PlayingChunk(chunk, self._lock)
         self.add(playing)
         return playing
 
@@ -55,7 +55,7 @@ class ChunkBuffer:
         out = Pulled(np.zeros(count, dtype=np.float32))
         position = 0
         with self._lock:
-            while position < count and self._queue and not self.paused:
+            while position < count and self._queue and not self._paused:
                 playing = self._queue[0]
                 if playing.played == 0:
                     out.started.append((playing, position))
@@ -78,14 +78,22 @@ class ChunkBuffer:
                 head.played -= back
                 self._queued += back
 
-    def clear(self) -> list[PlayingChunk]:
-        """Drop everything still queued (the first may be partly played) and unpause: a flush. Each dropped
-        chunk is marked so (its waiters wake); returns them."""
+    def pause(self) -> None:
+        with self._lock:
+            self._paused = True
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused = False
+
+    def discard(self) -> list[PlayingChunk]:
+        """Drop everything still queued (the first may be partly played) and unpause. Each dropped chunk is marked
+        so (its waiters wake); returns them."""
         with self._lock:
             dropped = list(self._queue)
             self._queue.clear()
             self._queued = 0
-            self.paused = False
+            self._paused = False
         for playing in dropped:
             playing.mark_dropped()
         return dropped

@@ -2,7 +2,7 @@
 
 The speaker behaves like a sound card whose clock is the microphone's: every few milliseconds it "plays" the
 samples due since its last block, so OUT.wav is sample-aligned with IN.wav (OUT sample k sounds at input time
-k / rate) and a flush is silent from the next block on.
+k / rate) and a discard is silent from the next block on.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from assistant.audio.files import read_speech, write_wav
 from assistant.core.ports import PlayingChunk
 from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE, AudioChunk, MicFrame
 
-# Play times are exact whatever the block (each is computed from its sample position, and enqueue, pause and flush
+# Play times are exact whatever the block (each is computed from its sample position, and enqueue, pause and discard
 # catch up first); the block only sets how soon a chunk's end is noticed, and a short one wakes the loop for nothing.
 SPEAKER_BLOCK_S = 0.02
 
@@ -32,6 +32,7 @@ class WavMicrophone:
         self.audio = read_speech(path)  # blocking: construct before the session starts
         self.started_at: float | None = None
         self.input_done = asyncio.Event()  # the file has been played in full
+        self.overflows = 0  # a file never loses input
         self._closed = False
 
     @property
@@ -72,6 +73,7 @@ class WavSpeaker:
         self._blocks: list[np.ndarray] = []
         self._written = 0  # output samples produced so far
         self._task: asyncio.Task | None = None
+        self.underflows = 0  # nor is it ever late
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._clock(), name="wav-speaker")
@@ -108,16 +110,16 @@ class WavSpeaker:
 
     def pause(self) -> float:
         self._play_due()  # everything due until now has sounded; nothing after it will
-        self._buffer.paused = True
+        self._buffer.pause()
         return time.monotonic()
 
     def resume(self) -> None:
         self._play_due()  # the paused stretch is silence
-        self._buffer.paused = False
+        self._buffer.resume()
 
-    def flush(self) -> float:
+    def discard(self) -> float:
         self._play_due()
-        self._buffer.clear()
+        self._buffer.discard()
         return time.monotonic()
 
     @property

@@ -19,11 +19,12 @@ import numpy as np
 from assistant.audio.files import read_speech
 from assistant.bench.wer import word_error_rate
 from assistant.config import Config, load_config
+from assistant.core.speech_detector import SpeechDetector
 from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE
 from assistant.engines.llm.choose import load_llm
 from assistant.engines.stt import WhisperStt, resolve_whisper_dir
 from assistant.engines.tts import load_kokoro, load_piper
-from assistant.engines.vad import SileroModel, SpeechDetector, load_silero_model
+from assistant.engines.vad import SileroModel, load_silero_model
 
 JFK = Path(__file__).resolve().parent / "fixtures" / "questions-jfk.flac"  # the whole 11 s recording
 JFK_TEXT = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."

@@ -33,11 +33,11 @@ from assistant.config import Config, render_toml
 from assistant.core.conversation import Conversation
 from assistant.core.events import State
 from assistant.core.ports import Engines
+from assistant.core.records import AFTER_SPEECH_END, Stage
 from assistant.core.types import SAMPLE_RATE
 from assistant.engines.loading import load_engines
 from assistant.frontends.duplex import run_duplex
 
-STAGES_AFTER_END = ("end_of_turn", "stt_final", "llm_first_token", "first_chunk", "first_tts_chunk", "first_audio")
 QUESTION_REPLY_S = 3.0  # a question's reply is cut after this much speech: latency is decided by then
 CUT_IN_REPLY_S = 1.0  # the reply to a cut-in is not what the barge-in fixture measures
 SILENT_WINDOW_S = 1.0  # after a cut-in's onset, the reply must fall silent within this window (else 1000 ms)
@@ -74,7 +74,7 @@ async def run_bench(config: Config, options: BenchOptions, progress: Callable[[s
             tts_config = dataclasses.replace(config, tts=dataclasses.replace(config.tts, engine=engine))
             engines = await load_engines(tts_config)
             try:
-                progress(f"[{engine}] {'; '.join(engines.notes)}")
+                progress(f"[{engine}] {'; '.join(map(str, engines.about))}")
                 results["engines"][engine] = await bench_engine(tts_config, engines, questions, options, work,
                                                                 progress)
                 if index == 0:
@@ -94,39 +94,39 @@ async def bench_engine(config: Config, engines: Engines, questions: list[Questio
                                   control=cap_replies(QUESTION_REPLY_S, CUT_IN_REPLY_S))
         stalls.append(result.loop_stall_ms)
         # A question with long pauses (jfk) may be taken as several turns: its latency is the last turn's.
-        replied = [t for t in result.turns if "first_audio" in t["times_ms"] and "speech_end" in t["times_ms"]]
-        turn = max(replied, key=lambda t: t["times_ms"]["speech_end"], default=None)
+        replied = [t for t in result.turns if Stage.FIRST_AUDIO in t.times_ms and Stage.SPEECH_END in t.times_ms]
+        turn = max(replied, key=lambda t: t.times_ms[Stage.SPEECH_END], default=None)
         if turn is None:
-            progress(f"  {question.utterance.file}: no reply was played ({[t['notice'] for t in result.turns]})")
+            progress(f"  {question.utterance.file}: no reply was played ({[t.notice for t in result.turns]})")
             continue
-        times, end_ms = turn["times_ms"], question.speech_end_s * 1000
-        v2v.append(times["first_audio"] - end_ms)
-        stages.append({stage: times[stage] - end_ms for stage in STAGES_AFTER_END if stage in times})
-        eot_wait.append(times["end_of_turn"] - end_ms)
-        first_synth.append(times["first_tts_chunk"] - times["first_chunk"])
+        times, end_ms = turn.times_ms, question.speech_end_s * 1000
+        v2v.append(times[Stage.FIRST_AUDIO] - end_ms)
+        stages.append({str(stage): times[stage] - end_ms for stage in AFTER_SPEECH_END if stage in times})
+        eot_wait.append(times[Stage.END_OF_TURN] - end_ms)
+        first_synth.append(times[Stage.FIRST_TTS_CHUNK] - times[Stage.FIRST_CHUNK])
         reference = question.utterance.text
-        heard = " ".join(t["transcript"] for t in result.turns if t["transcript"])
+        heard = " ".join(t.transcript for t in result.turns if t.transcript)
         wer_parts.append((word_error_rate(reference, heard), len(normalized_words(reference))))
-        progress(f"  {v2v[-1]:6.0f} ms  {question.utterance.voice:22} {turn['transcript']!r} → "
-                 f"{turn['reply'][:50]!r}")
+        progress(f"  {v2v[-1]:6.0f} ms  {question.utterance.voice:22} {turn.transcript!r} → "
+                 f"{turn.reply[:50]!r}")
     barge_files, barge_pipeline, missed = [], [], 0
     reply_start_s = statistics.median(v2v) / 1000 if v2v else 1.0
     for fixture in barge_in_inputs(work, reply_start_s, options.barge_ins):
         result = await run_duplex(config, fixture.path, work / "out.wav", engines=engines,
                                   control=cap_replies(None, CUT_IN_REPLY_S))
         stalls.append(result.loop_stall_ms)
-        cut = next((t for t in result.turns if t["interrupted"] and t["barge_in_ms"] is not None), None)
+        cut = next((t for t in result.turns if t.interrupted and t.barge_in_ms is not None), None)
         if cut is None:
             missed += 1
             progress(f"  barge-in {fixture.cut_in.text!r}: no reply was cut (it had ended, or never started)")
             continue
-        barge_pipeline.append(cut["barge_in_ms"])
+        barge_pipeline.append(cut.barge_in_ms)
         barge_files.append(silent_after(work / "out.wav", fixture.cut_in_onset_s) * 1000)
-        progress(f"  barge-in {barge_files[-1]:5.0f} ms  {fixture.cut_in.text!r} after {cut['reply'][-40:]!r}")
+        progress(f"  barge-in {barge_files[-1]:5.0f} ms  {fixture.cut_in.text!r} after {cut.reply[-40:]!r}")
     engine_results = {
         "voice_to_voice_ms": summary(v2v),
         "stages_after_speech_end_ms": {stage: round(statistics.median(row[stage] for row in stages if stage in row), 1)
-                                       for stage in STAGES_AFTER_END if any(stage in row for row in stages)},
+                                       for stage in map(str, AFTER_SPEECH_END) if any(stage in row for row in stages)},
         "end_of_turn_wait_ms": round(statistics.median(eot_wait), 1) if eot_wait else None,
         "first_chunk_synthesis_ms": round(statistics.median(first_synth), 1) if first_synth else None,
         "barge_in_ms": summary(barge_files),
@@ -165,9 +165,9 @@ def cap_replies(first_s: float | None, later_s: float):
         speaking_since: dict[int, float] = {}
         while True:
             await asyncio.sleep(0.05)
-            if conversation.state != State.SPEAKING or not conversation.records:
+            turn = conversation.turn_taking.answering
+            if conversation.state != State.SPEAKING or turn is None:
                 continue
-            turn = conversation.records[-1].turn
             since = speaking_since.setdefault(turn, time.monotonic())
             limit = first_s if turn == 1 else later_s
             if limit is not None and time.monotonic() - since > limit:

@@ -99,7 +99,7 @@ class ClauseChunker:
             pos = end
         return out
 
-    def flush(self) -> list[str]:
+    def finish(self) -> list[str]:
         """At the end of the stream: whatever is left, as chunks. The chunker is then ready for a new reply."""
         out: list[str] = []
         if len(self._ticks) < _FENCE_RUN:

@@ -1,26 +1,26 @@
-"""The turn-taking state machine: listening → user speaking → thinking → speaking, with barge-in.
+"""The conversation: a thin coordinator between the microphone, turn-taking, the replies, and the speaker.
 
-One task consumes microphone frames and runs the VAD on each; speech events drive the states. A reply runs as
-its own task (final transcript → LLM stream → clause chunks → TTS → speaker), so cancelling that one task stops
-the LLM, the TTS and everything queued behind them. When the user speaks over the assistant, the speaker is
-flushed in the same event-loop step as the VAD event, and the history keeps only what was played.
+One task consumes microphone frames and runs the VAD on each; `TurnTaking` decides, and this carries its decisions
+out in order: it gathers each utterance's audio, starts and drops answers (`Answerer`, each behind a `Reply`
+handle), cuts the speaker off on a barge-in in the same event-loop step as the VAD event, and keeps the history
+and the turn records.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from assistant.config import Config
-from assistant.core.chunker import ClauseChunker
+from assistant.core.answer import Answerer
 from assistant.core.events import (
     ConversationEvent,
     FinalTranscript,
@@ -28,56 +28,54 @@ from assistant.core.events import (
     ModeChanged,
     Notice,
     PartialTranscript,
-    ReplyDelta,
     ReplyInterrupted,
     State,
     StateChanged,
     TurnFinished,
 )
 from assistant.core.history import History, Message
-from assistant.core.ports import Engines, LlmError, Microphone, PlayingChunk, Speaker
-from assistant.core.records import STAGES, TurnRecord
+from assistant.core.ports import Engines, Microphone, Speaker
+from assistant.core.records import ANSWER_STAGES, Outcome, Stage, TurnDraft, TurnRecord
+from assistant.core.reply import Reply
 from assistant.core.turn_log import TurnLog
-from assistant.core.types import FRAME_SAMPLES, MODES, PUSH_TO_TALK, SAMPLE_RATE, MicFrame, SpeechEnded, SpeechStarted
+from assistant.core.turn_taking import (
+    AbandonTurn,
+    BargeIn,
+    BeginTurn,
+    BeginTypedTurn,
+    ChangeMode,
+    ChangeState,
+    Decision,
+    DropAnswer,
+    EndTurn,
+    FinishTurn,
+    PauseReply,
+    ResumeReply,
+    RetuneVad,
+    StartAnswer,
+    StopReply,
+    TranscribePartial,
+    TurnTaking,
+)
+from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE, MicFrame, Mode
 
 log = logging.getLogger(__name__)
 
-SPOKEN_LLM_NOTICE = "Sorry, I can't think right now."
-END_PAD_S = 0.2
-GUARD_SLACK_S = 1.0  # audio kept after the last voiced frame for the final transcript
+END_PAD_S = 0.2  # silence after the last voiced frame given to the final transcript
 
 
 @dataclass
 class Turn:
-    record: TurnRecord
+    """One utterance (or typed message): its draft record, its audio, and the reply being prepared for it."""
+
+    draft: TurnDraft
     audio_start: int  # input-timeline sample of the first buffered sample of this utterance
     frames: list[np.ndarray] = field(default_factory=list)
-    playing: list[PlayingChunk] = field(default_factory=list)  # everything queued for the speaker, in order
-    reply_chunks: list[PlayingChunk] = field(default_factory=list)  # the reply's own (not notices)
-    reply_task: asyncio.Task | None = None
-    finished: bool = False
-    # Speculative end of turn: the answer may start before the end of the turn is confirmed. Until then it stays
-    # invisible: its events are held, nothing is played, and the history is not touched.
-    committed: asyncio.Event = field(default_factory=asyncio.Event)
-    answered_offset: int | None = None  # the speech offset the running answer was started from
-    held_events: list[ConversationEvent] = field(default_factory=list)
-    user_message: Message | None = None  # as added to the history
+    reply: Reply | None = None
 
     def audio_until(self, end_sample: int) -> np.ndarray:
         audio = np.concatenate(self.frames) if self.frames else np.zeros(0, dtype=np.float32)
         return audio[: max(0, end_sample - self.audio_start)]
-
-    def heard_text(self) -> str:
-        """The reply as far as it was played: whole chunks, then the played share of the words of the cut one."""
-        words: list[str] = []
-        for playing in self.reply_chunks:
-            chunk_words = playing.chunk.text.split()
-            if playing.played >= playing.total:
-                words += chunk_words
-            else:
-                words += chunk_words[: math.floor(len(chunk_words) * playing.played_fraction)]
-                break
-        return " ".join(words)
 
 
 class Conversation:
@@ -88,25 +86,31 @@ class Conversation:
         self.microphone = microphone
         self.speaker = speaker
         self.history = History(config.conversation.history_budget_chars)
-        self.state = State.LISTENING
-        self.records: list[TurnRecord] = []
+        self.records: list[TurnRecord] = []  # every finished turn, in order
+        self.turn_taking = TurnTaking(config)
+        self._answerer = Answerer(config, engines, speaker, self.history, self._ms, self._playing)
         self._turn_log = turn_log or TurnLog(None)
         self._listeners: list[Callable[[ConversationEvent], None]] = []
         self._preroll: deque[MicFrame] = deque(maxlen=max(1, config.conversation.preroll_ms * SAMPLE_RATE
                                                           // 1000 // FRAME_SAMPLES))
-        self._hearing: Turn | None = None  # the utterance being heard
-        self._answering: Turn | None = None  # the turn being answered
-        self._partial: asyncio.Task | None = None
-        self._next_partial_at = 0
-        self._background: set[asyncio.Task] = set()
-        self._paused_at: float | None = None  # the reply is paused on a hint of speech, not yet a barge-in
-        self._pause_onset = 0
-        self._quiet_samples = 0
-        self.mode = config.audio.mode
-        self._frames_seen = 0  # input samples received so far
-        self._last_voiced = 0  # end of the last frame the VAD found voiced
+        self._turns: dict[int, Turn] = {}  # the turns not finished yet, by number
+        self._partial: asyncio.Task[None] | None = None
+        self._paused_at: float | None = None  # when the speaker went silent on a hint of speech
+        self._background: set[asyncio.Task[None]] = set()
 
     # ---- plumbing
+
+    @property
+    def state(self) -> State:
+        return self.turn_taking.state
+
+    @property
+    def mode(self) -> Mode:
+        return self.turn_taking.mode
+
+    @property
+    def idle(self) -> bool:
+        return self.turn_taking.idle
 
     def subscribe(self, listener: Callable[[ConversationEvent], None]) -> None:
         self._listeners.append(listener)
@@ -118,35 +122,21 @@ class Conversation:
             except Exception:  # a broken display must not break the conversation
                 log.exception("event listener failed")
 
-    def _set_state(self, state: State) -> None:
-        if state != self.state:
-            self.state = state
-            self._emit(StateChanged(state))
-            assistant_active = state in (State.THINKING, State.SPEAKING)
-            self.engines.vad.set_min_speech_ms(self.config.barge_in.min_speech_ms if assistant_active
-                                               else self.config.vad.min_speech_ms)
-            if state != State.SPEAKING and self._paused_at is not None:
-                self._paused_at = None
-                self.speaker.resume()
-
     def _ms(self, when: float) -> float:
         """A monotonic time as ms on the input timeline."""
         return (when - self.microphone.time_of(0)) * 1000
 
-    def _sample_ms(self, sample: int) -> float:
+    @staticmethod
+    def _sample_ms(sample: int) -> float:
         return sample * 1000 / SAMPLE_RATE
 
-    def _spawn(self, coro, name: str) -> asyncio.Task:
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return task
 
-    @property
-    def idle(self) -> bool:
-        return self.state == State.LISTENING and self._answering is None
-
-    # ---- input: frames and speech events
+    # ---- inputs
 
     async def run(self) -> None:
         """Consume microphone frames until cancelled."""
@@ -155,385 +145,181 @@ class Conversation:
 
     async def on_frame(self, frame: MicFrame) -> None:
         self._preroll.append(frame)
-        self._frames_seen = frame.start + FRAME_SAMPLES
-        if self._hearing:
-            self._hearing.frames.append(frame.samples)
+        if (hearing := self._turns.get(self.turn_taking.hearing or 0)) is not None:
+            hearing.frames.append(frame.samples)
         result = await self.engines.vad.process(frame.samples, frame.start)
         rms = float(np.sqrt(np.mean(frame.samples ** 2)))
         self._emit(MicLevel(20 * math.log10(max(rms, 1e-6)), result.probability))
-        frame_end = frame.start + FRAME_SAMPLES
-        if result.probability >= self.config.vad.end_threshold:
-            self._last_voiced = frame_end
-        if self.mode == PUSH_TO_TALK:  # the key takes turns; the VAD only trims and feeds the meter
-            if self.state == State.USER_SPEAKING and result.probability >= self.config.vad.start_threshold:
-                self._maybe_partial(frame_end)
-        elif isinstance(result.event, SpeechStarted):
-            self._on_speech_started(result.event.sample)
-        elif self.state == State.SPEAKING and self.config.barge_in.enabled:
-            self._pause_on_a_hint_of_speech(result.probability, frame.start)
-        elif isinstance(result.event, SpeechEnded):
-            self._on_speech_ended(result.event.sample)
-        elif self.state == State.USER_SPEAKING:
-            self._speculate(result.probability)
-            if result.probability >= self.config.vad.start_threshold:
-                self._maybe_partial(frame_end)
-
-    def _on_speech_started(self, onset: int) -> None:
-        if self.state == State.SPEAKING and self.config.barge_in.enabled:
-            self._barge_in(onset)
-        elif self.state == State.THINKING and self._answering is not None:
-            self._resume_hearing(self._answering)
-            return
-        elif self.state != State.LISTENING:
-            return
-        self._begin_turn(onset)
-
-    def _begin_turn(self, onset: int) -> None:
-        first = self._preroll[0].start if self._preroll else onset
-        turn = Turn(TurnRecord(turn=len(self.records) + 1), audio_start=first,
-                    frames=[f.samples for f in self._preroll])
-        turn.record.times_ms["speech_start"] = self._sample_ms(onset)
-        self.records.append(turn.record)
-        self._hearing = turn
-        self._next_partial_at = onset + self.config.conversation.partial_interval_ms * SAMPLE_RATE // 1000
-        self._set_state(State.USER_SPEAKING)
-
-    # ---- push-to-talk
-
-    def set_mode(self, mode: str) -> None:
-        """Switch between always-listening and push-to-talk at runtime; the streams keep running."""
-        if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
-        if mode == self.mode:
-            return
-        if self.mode == PUSH_TO_TALK and self.state == State.USER_SPEAKING:
-            self.push_to_talk()  # a turn held open by the key ends with the switch
-        self.mode = mode
-        self.engines.vad.reset()
-        self._emit(ModeChanged(mode))
+        partial_running = self._partial is not None and not self._partial.done()
+        self._carry_out(self.turn_taking.on_frame(result.probability, result.event, frame.start, partial_running))
 
     def push_to_talk(self) -> None:
         """The push-to-talk toggle: start a user turn (cutting the assistant off), or end the one in progress."""
-        now = self._frames_seen
-        if self.state == State.USER_SPEAKING and self._hearing is not None:
-            self._on_speech_ended(min(now, max(self._last_voiced, self._hearing.audio_start)))
-            return
-        if self.state == State.SPEAKING:
-            self._barge_in(now)
-        elif self.state == State.THINKING and self._answering is not None:
-            self._resume_hearing(self._answering)
-            return
-        self._begin_turn(now)
+        self._carry_out(self.turn_taking.push_to_talk())
 
-    def _resume_hearing(self, turn: Turn) -> None:
-        """Speech again before any reply was played: the user had only paused; keep hearing the same turn."""
-        self._drop_answer(turn)
-        self._answering = None
-        self._hearing = turn
-        self._set_state(State.USER_SPEAKING)
+    def interrupt(self) -> None:
+        """Stop the assistant (a key, not a voice): what was played stays in the history, marked interrupted."""
+        self._carry_out(self.turn_taking.interrupt())
 
-    def _speculate(self, probability: float) -> None:
-        """Start answering at the first quiet frame, and drop that answer if the user goes on.
+    def set_mode(self, mode: Mode | str) -> None:
+        """Switch between always-listening and push-to-talk at runtime; the streams keep running."""
+        self._carry_out(self.turn_taking.set_mode(mode))
 
-        The hangover that confirms the end of a turn then overlaps the final transcript, the LLM's first tokens and
-        the first chunk's synthesis, instead of coming before them.
-        """
-        turn = self._hearing
-        if turn is None or not self.config.conversation.speculative_end_of_turn:
-            return
-        if probability < self.config.vad.end_threshold:
-            if turn.reply_task is None:
-                self._start_answer(turn, self._last_voiced)
-        elif turn.reply_task is not None:
-            self._drop_answer(turn)
+    def submit_text(self, text: str) -> None:
+        """A typed message: answered (out loud) like a spoken one; it cuts off a reply in progress."""
+        if text := text.strip():
+            self._carry_out(self.turn_taking.type_text(text))
 
-    def _start_answer(self, turn: Turn, offset: int) -> None:
-        if self._partial:
-            self._partial.cancel()
-        turn.answered_offset = offset
-        audio = turn.audio_until(offset + int(END_PAD_S * SAMPLE_RATE))
-        turn.reply_task = self._spawn(self._answer(turn, audio), name=f"turn-{turn.record.turn}")
+    def clear_history(self) -> None:
+        self.history.clear()
 
-    def _drop_answer(self, turn: Turn) -> None:
-        """Forget an answer started too early: the user was only pausing."""
-        if turn.reply_task:
-            turn.reply_task.cancel()
-        turn.reply_task, turn.answered_offset = None, None
-        turn.committed.clear()
-        turn.held_events.clear()
-        if turn.user_message is not None:
-            self.history.retract(turn.user_message)
-            turn.user_message = None
-        for key in STAGES[1:-1]:  # all but the onset, which stays, and first audio, which never came
-            turn.record.times_ms.pop(key, None)
-        turn.record.transcript = turn.record.reply = ""
+    def notice(self, message: str) -> None:
+        """Something outside the turn went wrong (a sound device): tell the listeners; the session goes on."""
+        self._emit(Notice(message))
 
-    def _on_speech_ended(self, offset: int) -> None:
-        turn = self._hearing
-        if turn is None or self.state != State.USER_SPEAKING:
-            return
-        if turn.reply_task is not None and turn.answered_offset != offset:
-            self._drop_answer(turn)  # it was started from other audio than the turn that ended
-        turn.record.times_ms["speech_end"] = self._sample_ms(offset)
-        turn.record.times_ms["end_of_turn"] = self._ms(time.monotonic())
-        self._answering = turn
-        self._set_state(State.THINKING)
-        if turn.reply_task is None:
-            self._start_answer(turn, offset)
-        self._commit(turn)
+    # ---- carrying out what turn-taking decided
 
-    def _commit(self, turn: Turn) -> None:
-        """The end of the turn is confirmed: the answer becomes visible and may play."""
-        turn.committed.set()
-        self._add_user_message(turn)
-        for event in turn.held_events:
-            self._emit(event)
-        turn.held_events.clear()
+    def _carry_out(self, decisions: list[Decision]) -> None:
+        for decision in decisions:
+            match decision:
+                case ChangeState(state):
+                    self._emit(StateChanged(state))
+                case RetuneVad(min_speech_ms):
+                    self.engines.vad.set_min_speech_ms(min_speech_ms)
+                case ChangeMode(mode):
+                    self.engines.vad.reset()
+                    self._emit(ModeChanged(mode))
+                case BeginTurn(number, onset):
+                    self._begin_turn(number, onset)
+                case BeginTypedTurn(number, at, text):
+                    self._begin_typed_turn(number, at, text)
+                case TranscribePartial(number, until):
+                    self._transcribe_partial(self._turns[number], until)
+                case StartAnswer(number, offset):
+                    self._start_answer(self._turns[number], offset)
+                case DropAnswer(number):
+                    self._drop_answer(self._turns[number])
+                case EndTurn(number, offset):
+                    self._end_turn(self._turns[number], offset)
+                case PauseReply():
+                    self._paused_at = self.speaker.pause()
+                case ResumeReply():
+                    self._paused_at = None
+                    self.speaker.resume()
+                case BargeIn(number, onset, was_paused):
+                    self._barge_in(number, onset, was_paused)
+                case StopReply(number):
+                    self._stop_reply(self._turns[number])
+                case AbandonTurn(number):
+                    self._turns[number].draft.outcome = Outcome.NO_SPEECH
+                case FinishTurn(number):
+                    self._finish(number)
 
-    def _add_user_message(self, turn: Turn) -> None:
-        if turn.committed.is_set() and turn.record.transcript and turn.user_message is None:
-            turn.user_message = Message("user", turn.record.transcript)
-            self.history.add(turn.user_message)
+    def _begin_turn(self, number: int, onset: int) -> None:
+        first = self._preroll[0].start if self._preroll else onset
+        turn = Turn(TurnDraft(number), audio_start=first, frames=[f.samples for f in self._preroll])
+        turn.draft.times_ms[Stage.SPEECH_START] = self._sample_ms(onset)
+        self._turns[number] = turn
 
-    def _turn_emit(self, turn: Turn, event: ConversationEvent) -> None:
-        if turn.committed.is_set():
-            self._emit(event)
-        else:
-            turn.held_events.append(event)
+    def _begin_typed_turn(self, number: int, at: int, text: str) -> None:
+        turn = Turn(TurnDraft(number, transcript=text), audio_start=at)
+        turn.draft.times_ms[Stage.SPEECH_END] = turn.draft.times_ms[Stage.END_OF_TURN] = self._ms(time.monotonic())
+        self._turns[number] = turn
+        turn.reply = Reply(number, self._emit)
+        self._answerer.commit(turn.draft, turn.reply)
+        self._emit(FinalTranscript(text))
+        turn.reply.start(self._answered(turn, self._answerer.answer_text(turn.draft, turn.reply, text)))
 
-    def _maybe_partial(self, now_sample: int) -> None:
-        if now_sample < self._next_partial_at or (self._partial and not self._partial.done()):
-            return  # never queue a partial behind a running one
-        self._next_partial_at = now_sample + self.config.conversation.partial_interval_ms * SAMPLE_RATE // 1000
-        turn = self._hearing
-        assert turn is not None
-        self._partial = self._spawn(self._transcribe_partial(turn, turn.audio_until(now_sample)), name="partial")
+    def _transcribe_partial(self, turn: Turn, until: int) -> None:
+        self._partial = self._spawn(self._partial_transcript(turn, turn.audio_until(until)), name="partial")
 
-    async def _transcribe_partial(self, turn: Turn, audio: np.ndarray) -> None:
+    async def _partial_transcript(self, turn: Turn, audio: np.ndarray) -> None:
         try:
             text = await self.engines.stt.partial(audio)
         except Exception as error:  # a failed partial is not worth a notice; the final decides
             log.warning("partial transcript failed: %s", error)
             return
-        if text and self._hearing is turn and self.state == State.USER_SPEAKING:
+        hearing = self.turn_taking.hearing
+        if text and hearing == turn.draft.turn and self.state == State.USER_SPEAKING:
             self._emit(PartialTranscript(text))
 
-    def interrupt(self) -> None:
-        """Stop the assistant (a key, not a voice): what was played stays in the history, marked interrupted."""
-        if self.state == State.SPEAKING:
-            self._barge_in(self._frames_seen)
-        elif self.state == State.THINKING and self._answering is not None:
-            turn = self._answering
-            if turn.reply_task:
-                turn.reply_task.cancel()
-            turn.record.outcome, turn.record.interrupted = "interrupted", True
-            self._emit(ReplyInterrupted("", 0.0))
-            self._finish(turn)
+    def _start_answer(self, turn: Turn, offset: int) -> None:
+        if self._partial:
+            self._partial.cancel()
+        audio = turn.audio_until(offset + int(END_PAD_S * SAMPLE_RATE))
+        turn.reply = Reply(turn.draft.turn, self._emit)
+        turn.reply.start(self._answered(turn, self._answerer.answer_speech(turn.draft, turn.reply, audio)))
 
-    # ---- typed input
+    def _drop_answer(self, turn: Turn) -> None:
+        """Forget an answer started too early: the user was only pausing."""
+        if turn.reply is not None:
+            self._answerer.retract(turn.draft, turn.reply)
+            turn.reply = None
+        for stage in ANSWER_STAGES:
+            turn.draft.times_ms.pop(stage, None)
 
-    def submit_text(self, text: str) -> None:
-        """A typed message: answered (out loud) like a spoken one; it cuts off a reply in progress."""
-        text = text.strip()
-        if not text:
-            return
-        now = self._frames_seen
-        if self.state == State.SPEAKING:
-            self._barge_in(now)
-        elif self._answering is not None:
-            self.interrupt()
-        if self._hearing is not None and self.state == State.USER_SPEAKING:
-            self._drop_answer(self._hearing)
-            self._hearing.record.outcome = "no speech"  # typing replaces what was being said
-            self._finish(self._hearing)
-        turn = Turn(TurnRecord(turn=len(self.records) + 1, transcript=text), audio_start=now)
-        turn.record.times_ms["speech_end"] = turn.record.times_ms["end_of_turn"] = self._ms(time.monotonic())
-        self.records.append(turn.record)
-        self._answering = turn
-        self._set_state(State.THINKING)
-        self._commit(turn)
-        self._emit(FinalTranscript(text))
-        turn.reply_task = self._spawn(self._reply(turn, text), name=f"turn-{turn.record.turn}")
+    def _end_turn(self, turn: Turn, offset: int) -> None:
+        turn.draft.times_ms[Stage.SPEECH_END] = self._sample_ms(offset)
+        turn.draft.times_ms[Stage.END_OF_TURN] = self._ms(time.monotonic())
+        assert turn.reply is not None, "turn-taking starts an answer before it ends a turn"
+        self._answerer.commit(turn.draft, turn.reply)
 
-    def clear_history(self) -> None:
-        self.history.clear()
+    async def _answered(self, turn: Turn, work: Coroutine[Any, Any, None]) -> None:
+        """Run a reply's work, then tell turn-taking that the answer is over (a cancelled one says nothing)."""
+        await work
+        self._carry_out(self.turn_taking.answer_finished(turn.draft.turn))
 
-    # ---- barge-in
+    def _playing(self, reply: Reply) -> None:
+        self._carry_out(self.turn_taking.answer_playing(reply.turn))
 
-    def _pause_on_a_hint_of_speech(self, probability: float, frame_start: int) -> None:
-        """Silero needs 30–150 ms to be sure of speech; pausing on its first hint makes the cut feel instant.
-
-        If the VAD confirms speech, the barge-in flushes the paused reply; if it stays quiet (a cough, a knock),
-        the reply resumes where it stopped.
-        """
-        settings = self.config.barge_in
-        if probability >= settings.pause_threshold:
-            if self._paused_at is None:
-                self._paused_at, self._pause_onset = self.speaker.pause(), frame_start
-            self._quiet_samples = 0
-        elif self._paused_at is not None:
-            self._quiet_samples += FRAME_SAMPLES
-            if self._quiet_samples >= settings.resume_after_ms * SAMPLE_RATE // 1000:
-                self._paused_at = None
-                self.speaker.resume()
-
-    def _barge_in(self, onset: int) -> None:
-        silent_at = self.speaker.flush()  # first: the user must not hear another word
-        if self._paused_at is not None:  # it already went silent on the first hint of this speech
-            silent_at, onset = self._paused_at, min(onset, self._pause_onset)
-            self._paused_at = None
-        turn = self._answering
+    def _barge_in(self, number: int | None, onset: int, was_paused: bool) -> None:
+        silent_at = self.speaker.discard()  # first: the user must not hear another word
+        if was_paused and self._paused_at is not None:  # it already went silent on the first hint of this speech
+            silent_at = self._paused_at
+        self._paused_at = None
+        turn = self._turns.get(number) if number is not None else None
         if turn is None:
             return
-        if turn.reply_task:
-            turn.reply_task.cancel()
-        heard = turn.heard_text()
-        record = turn.record
-        record.barge_in_ms = (silent_at - self.microphone.time_of(onset)) * 1000
-        record.reply, record.interrupted, record.outcome = heard, True, "interrupted"
+        heard = ""
+        if turn.reply is not None:
+            turn.reply.cancel()
+            heard = turn.reply.heard_text()
+        draft = turn.draft
+        draft.barge_in_ms = (silent_at - self.microphone.time_of(onset)) * 1000
+        draft.reply, draft.outcome = heard, Outcome.INTERRUPTED
         self.history.add(Message("assistant", heard, interrupted=True))
-        self._emit(ReplyInterrupted(heard, record.barge_in_ms))
-        self._finish(turn)
+        self._emit(ReplyInterrupted(heard, draft.barge_in_ms))
 
-    # ---- the reply
+    def _stop_reply(self, turn: Turn) -> None:
+        if turn.reply is not None:
+            turn.reply.cancel()
+        turn.draft.outcome = Outcome.INTERRUPTED
+        self._emit(ReplyInterrupted("", 0.0))
 
-    async def _answer(self, turn: Turn, audio: np.ndarray) -> None:
-        record = turn.record
-        try:
-            async with asyncio.timeout(self.config.conversation.stt_timeout_s):
-                text = await self.engines.stt.final(audio)
-        except Exception as error:
-            await turn.committed.wait()
-            self._fail(turn, f"could not transcribe: {error or 'timed out'}")
+    def _finish(self, number: int) -> None:
+        turn = self._turns.pop(number, None)
+        if turn is None:
             return
-        record.times_ms["stt_final"] = self._ms(time.monotonic())
-        record.transcript = text
-        self._turn_emit(turn, FinalTranscript(text))
-        if not text:
-            await turn.committed.wait()
-            record.outcome = "no speech"
-            self._finish(turn)
-            return
-        await self._reply(turn, text)
-
-    async def _reply(self, turn: Turn, text: str) -> None:
-        record = turn.record
-        self._add_user_message(turn)
-        messages = self.history.for_llm()
-        if turn.user_message is None:  # a speculative answer: the history gets the message once it is confirmed
-            messages.append(Message("user", text).for_llm())
-        chunks: asyncio.Queue[tuple[str, bool] | None] = asyncio.Queue()
-        try:
-            async with asyncio.TaskGroup() as group:
-                group.create_task(self._speak(turn, chunks))
-                failure = await self._think(turn, chunks, messages)
-        except Exception as error:  # a bug in a stage must end the turn, not the session
-            log.exception("turn %d failed", record.turn)
-            failure = f"internal error: {error}"
-            self._turn_emit(turn, Notice(failure))
-        await turn.committed.wait()  # the user may still go on and cancel it all
-        if failure:
-            heard = turn.heard_text()
-            record.reply = heard
-            self.history.add(Message("assistant", heard, interrupted=True))
-            self._fail(turn, failure, shown=True)  # the notice was shown when the failure happened
-            return
-        self.history.add(Message("assistant", record.reply))
-        record.outcome = "replied"
-        self._finish(turn)
-
-    async def _think(self, turn: Turn, chunks: asyncio.Queue[tuple[str, bool] | None],
-                     messages: list[dict[str, str]]) -> str | None:
-        """Stream the LLM reply into speakable chunks (text, is_notice). Returns a failure message, or None."""
-        chunker = ClauseChunker()
-        llm = self.config.llm
-        # A guard for any backend: a hung model ends the turn, not the session. The slack lets an engine's own,
-        # more specific timeout message win.
-        limit = llm.ollama.connect_timeout_s + llm.first_token_timeout_s + GUARD_SLACK_S
-        try:
-            async with contextlib.aclosing(self.engines.llm.stream(messages)) as stream:
-                while True:
-                    try:
-                        async with asyncio.timeout(limit):
-                            delta = await anext(stream, None)
-                    except TimeoutError:
-                        raise LlmError(f"the language model sent nothing for {limit:g}s") from None
-                    if delta is None:
-                        break
-                    limit = llm.token_timeout_s + GUARD_SLACK_S
-                    turn.record.times_ms.setdefault("llm_first_token", self._ms(time.monotonic()))
-                    turn.record.reply += delta
-                    self._turn_emit(turn, ReplyDelta(delta))
-                    for chunk in chunker.feed(delta):
-                        turn.record.times_ms.setdefault("first_chunk", self._ms(time.monotonic()))
-                        chunks.put_nowait((chunk, False))
-            for chunk in chunker.flush():
-                turn.record.times_ms.setdefault("first_chunk", self._ms(time.monotonic()))
-                chunks.put_nowait((chunk, False))
-            return None
-        except LlmError as error:
-            chunks.put_nowait((SPOKEN_LLM_NOTICE, True))
-            self._turn_emit(turn, Notice(str(error)))  # now, not once the spoken notice has played
-            return str(error)
-        finally:
-            chunks.put_nowait(None)
-
-    async def _speak(self, turn: Turn, chunks: asyncio.Queue[tuple[str, bool] | None]) -> None:
-        """Synthesize chunk N+1 while chunk N plays; wait when enough audio is already queued."""
-        max_ahead = self.config.conversation.max_audio_ahead_s
-        while (item := await chunks.get()) is not None:
-            text, is_notice = item
-            try:
-                async with contextlib.aclosing(self.engines.tts.synthesize(text, self.speaker.sample_rate)) as audio:
-                    while True:
-                        async with asyncio.timeout(self.config.conversation.tts_timeout_s):
-                            chunk = await anext(audio, None)
-                        if chunk is None:
-                            break
-                        turn.record.times_ms.setdefault("first_tts_chunk", self._ms(time.monotonic()))
-                        await turn.committed.wait()
-                        while self.speaker.queued_seconds > max_ahead:
-                            await asyncio.sleep(0.05)
-                        playing = self.speaker.enqueue(chunk)
-                        turn.playing.append(playing)
-                        if not is_notice:
-                            turn.reply_chunks.append(playing)
-                        self._set_state(State.SPEAKING)
-            except Exception as error:  # one unspeakable chunk must not end the reply
-                self._emit(Notice(f"could not speak {text!r}: {error or 'timed out'}"))
-        if turn.playing:
-            await turn.playing[-1].done.wait()
-
-    # ---- ending a turn
-
-    def _fail(self, turn: Turn, message: str, shown: bool = False) -> None:
-        turn.record.outcome, turn.record.notice = "failed", message
-        if not shown:
-            self._emit(Notice(message))
-        self._finish(turn)
-
-    def _finish(self, turn: Turn) -> None:
-        if turn.finished:
-            return
-        turn.finished = True
-        record = turn.record
-        if turn.playing and turn.playing[0].started_at is not None:
-            record.times_ms["first_audio"] = self._ms(turn.playing[0].started_at)
-        if self._answering is turn:
-            self._answering = None
-        if self._hearing is turn:
-            self._hearing = None
-        if self.state in (State.THINKING, State.SPEAKING) and self._answering is None:
-            self._set_state(State.LISTENING)
-        self._emit(TurnFinished(record.to_json()))
-        self._spawn(self._turn_log.append(record.to_json()), name="turn-log")
+        if turn.reply is not None and (first_played := turn.reply.first_played_at) is not None:
+            turn.draft.times_ms[Stage.FIRST_AUDIO] = self._ms(first_played)
+        record = turn.draft.freeze()
+        self.records.append(record)
+        self._emit(TurnFinished(record))
+        self._spawn(self._turn_log.append(record), name="turn-log")
 
     async def close(self) -> None:
-        if self._answering and self._answering.reply_task:
-            self._answering.reply_task.cancel()
+        for turn in self._turns.values():
+            if turn.reply is not None:
+                turn.reply.cancel()
         pending = [t for t in self._background if t.get_name() == "turn-log"]
         for task in self._background:
             if task not in pending:
                 task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        replies = [turn.reply.task for turn in self._turns.values() if turn.reply and turn.reply.task]
+        await asyncio.gather(*replies, return_exceptions=True)
+        # Turns still under way when the session ends are kept in the records, as pending (not logged).
+        self.records += [turn.draft.freeze() for turn in self._turns.values()]
+        self.records.sort(key=lambda record: record.turn)
+        self._turns.clear()
         self._turn_log.close()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
+
+from assistant.core.records import TurnRecord
+from assistant.core.types import Mode
 
 
 class State(StrEnum):
@@ -20,7 +23,7 @@ class StateChanged:
 
 @dataclass(frozen=True)
 class ModeChanged:
-    mode: str  # "always-listening" or "push-to-talk"
+    mode: Mode
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ class Notice:
 class TurnFinished:
     """One turn's record (transcript, reply, outcome, metrics in ms on the input timeline)."""
 
-    record: dict = field(hash=False)
+    record: TurnRecord
 
 
 ConversationEvent = (StateChanged | ModeChanged | MicLevel | PartialTranscript | FinalTranscript | ReplyDelta

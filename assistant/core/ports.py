@@ -7,8 +7,10 @@ and a test can put a scripted engine in any place.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -20,15 +22,20 @@ Messages = list[dict[str, str]]
 
 
 class PlayingChunk:
-    """A chunk handed to a speaker: how much of it has been played, and when it started and ended."""
+    """A chunk handed to a speaker: how much of it has been played, and when it started and ended.
 
-    def __init__(self, chunk: AudioChunk) -> None:
+    `played` is advanced by the speaker's audio thread under the speaker's lock; read it through
+    `played_fraction`, which takes the same lock, so a reader on the event loop sees a consistent value.
+    """
+
+    def __init__(self, chunk: AudioChunk, lock: threading.Lock | None = None) -> None:
         self.chunk = chunk
-        self.played = 0  # samples handed to the device
+        self.played = 0  # samples handed to the device; written under `_lock`
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self.dropped = False
         self.done = asyncio.Event()  # set once finished or dropped
+        self._lock = lock or threading.Lock()
 
     @property
     def total(self) -> int:
@@ -36,7 +43,9 @@ class PlayingChunk:
 
     @property
     def played_fraction(self) -> float:
-        return self.played / self.total if self.total else 1.0
+        with self._lock:
+            played = self.played
+        return played / self.total if self.total else 1.0
 
     def mark_started(self, when: float) -> None:
         self.started_at = when
@@ -53,6 +62,8 @@ class PlayingChunk:
 class Microphone(Protocol):
     """16 kHz mono float32 frames of 512 samples, stamped with their place on the input timeline."""
 
+    overflows: int  # input blocks lost before they were read, so far
+
     def frames(self) -> AsyncIterator[MicFrame]: ...
 
     def time_of(self, sample: int) -> float:
@@ -64,6 +75,7 @@ class Microphone(Protocol):
 
 class Speaker(Protocol):
     sample_rate: int
+    underflows: int  # output blocks the device had to fill in because ours came late, so far
 
     def enqueue(self, chunk: AudioChunk) -> PlayingChunk:
         """Queue a chunk (already at `sample_rate`); the handle reports when it started and finished playing."""
@@ -77,7 +89,7 @@ class Speaker(Protocol):
         """Carry on from where `pause` stopped."""
         ...
 
-    def flush(self) -> float:
+    def discard(self) -> float:
         """Drop everything queued or buffered; silence follows from the next block. Returns when it went silent."""
         ...
 
@@ -109,9 +121,18 @@ class LlmError(UserError):
     """The language model failed; `str()` is one line that says what to do."""
 
 
+@dataclass(frozen=True)
+class LlmDeadlines:
+    """How long a backend itself waits before it gives up on a reply (and raises `LlmError`)."""
+
+    first_token_s: float  # from the request to the first token, everything included (connecting, loading)
+    between_tokens_s: float
+
+
 @runtime_checkable
 class LanguageModel(Protocol):
     name: str
+    deadlines: LlmDeadlines
 
     def stream(self, messages: Messages) -> AsyncIterator[str]:
         """Text deltas of the reply to `messages` (the config's system prompt is added if the first message
@@ -133,16 +154,38 @@ class TextToSpeech(Protocol):
     def close(self) -> None: ...
 
 
+class EngineRole(StrEnum):
+    VAD = "VAD"
+    STT = "STT"
+    LLM = "LLM"
+    TTS = "TTS"
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """Which engine fills a role, and why it was picked (for status lines, `--json`, the startup panel)."""
+
+    role: EngineRole
+    name: str
+    why: str = ""  # e.g. "configured", "auto: Ollama answered at http://…"
+    fallback: str | None = None  # it stands in for the preferred engine: why that one is not used
+
+    def __str__(self) -> str:
+        return f"{self.role} {self.name}" + (f" ({self.why})" if self.why else "")
+
+
 @dataclass
 class Engines:
-    """The four engines a conversation needs."""
+    """The four engines a conversation needs, and what was picked and why."""
 
     vad: VoiceActivityDetector
     stt: SpeechToText
     llm: LanguageModel
     tts: TextToSpeech
-    notes: list[str]  # which backend/engine was picked, and why
-    llm_fallback: str | None = None  # why the embedded model stands in for Ollama (backend = auto)
+    about: tuple[EngineInfo, ...] = ()
+
+    def info(self, role: EngineRole) -> EngineInfo | None:
+        return next((info for info in self.about if info.role == role), None)
 
     async def close(self) -> None:
         self.vad.close()

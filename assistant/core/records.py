@@ -1,37 +1,94 @@
-"""The record of one turn: transcript, reply, outcome and the time of each stage on the input timeline."""
+"""The record of one turn: transcript, reply, outcome and the time of each stage on the input timeline.
+
+A turn is drafted while it runs (`TurnDraft`, owned by the conversation) and frozen into a `TurnRecord` when it
+ends; listeners, the turn log and the front ends only ever see the frozen record. JSON is made at the edges only
+(`TurnRecord.to_json`, for the log and `--json`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
 
-# Stages of a turn, in order; each is a time in ms on the input timeline (0 = first microphone sample).
-STAGES = ("speech_start", "speech_end", "end_of_turn", "stt_final", "llm_first_token", "first_chunk",
-          "first_tts_chunk", "first_audio")
+
+class Stage(StrEnum):
+    """The stages of a turn, in the order they happen; each is a time in ms on the input timeline."""
+
+    SPEECH_START = "speech_start"
+    SPEECH_END = "speech_end"  # the last voiced frame (or, typed, when the message was sent)
+    END_OF_TURN = "end_of_turn"  # the end of the turn was confirmed
+    STT_FINAL = "stt_final"
+    LLM_FIRST_TOKEN = "llm_first_token"
+    FIRST_CHUNK = "first_chunk"  # the first speakable chunk of text
+    FIRST_TTS_CHUNK = "first_tts_chunk"
+    FIRST_AUDIO = "first_audio"  # the first reply sample handed to the device
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
 
 
-@dataclass
+# What happens after the user stops: the latency waterfall, in order.
+AFTER_SPEECH_END: tuple[Stage, ...] = tuple(Stage)[2:]
+# What an answer started too early leaves behind, and dropping it takes back (the onset stays; no audio came).
+ANSWER_STAGES: tuple[Stage, ...] = tuple(Stage)[1:-1]
+
+
+class Outcome(StrEnum):
+    PENDING = "pending"
+    REPLIED = "replied"
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
+    NO_SPEECH = "no speech"
+
+
+@dataclass(frozen=True)
 class TurnRecord:
     turn: int
     transcript: str = ""
     reply: str = ""  # for an interrupted turn: only what was played
-    outcome: str = "pending"  # replied | interrupted | failed | no speech
+    outcome: Outcome = Outcome.PENDING
     interrupted: bool = False
     notice: str = ""
-    times_ms: dict[str, float] = field(default_factory=dict)
+    times_ms: Mapping[Stage, float] = field(default_factory=lambda: MappingProxyType({}))
     barge_in_ms: float | None = None
 
     @property
     def voice_to_voice_ms(self) -> float | None:
-        if "first_audio" in self.times_ms and "speech_end" in self.times_ms:
-            return self.times_ms["first_audio"] - self.times_ms["speech_end"]
+        if Stage.FIRST_AUDIO in self.times_ms and Stage.SPEECH_END in self.times_ms:
+            return self.times_ms[Stage.FIRST_AUDIO] - self.times_ms[Stage.SPEECH_END]
         return None
 
-    def to_json(self) -> dict:
-        record = asdict(self)
-        record["voice_to_voice_ms"] = _round(self.voice_to_voice_ms)
-        record["barge_in_ms"] = _round(self.barge_in_ms)
-        record["times_ms"] = {k: _round(v) for k, v in self.times_ms.items()}
-        return record
+    @property
+    def answered(self) -> bool:
+        """It ended with a reply, or a reply cut off, or a failure notice: not pending, not silence."""
+        return self.outcome not in (Outcome.PENDING, Outcome.NO_SPEECH)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"turn": self.turn, "transcript": self.transcript, "reply": self.reply, "outcome": str(self.outcome),
+                "interrupted": self.interrupted, "notice": self.notice,
+                "times_ms": {str(stage): _round(ms) for stage, ms in self.times_ms.items()},
+                "barge_in_ms": _round(self.barge_in_ms), "voice_to_voice_ms": _round(self.voice_to_voice_ms)}
+
+
+@dataclass
+class TurnDraft:
+    """A turn while it runs: the conversation fills it in, then `freeze()`s it when the turn ends."""
+
+    turn: int
+    transcript: str = ""
+    reply: str = ""
+    outcome: Outcome = Outcome.PENDING
+    notice: str = ""
+    times_ms: dict[Stage, float] = field(default_factory=dict)
+    barge_in_ms: float | None = None
+
+    def freeze(self) -> TurnRecord:
+        return TurnRecord(self.turn, self.transcript, self.reply, self.outcome, self.outcome == Outcome.INTERRUPTED,
+                          self.notice, MappingProxyType(dict(self.times_ms)), self.barge_in_ms)
 
 
 def _round(value: float | None) -> float | None:

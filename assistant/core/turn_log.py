@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+from assistant.core.records import TurnRecord
 from assistant.core.worker_thread import EngineThread
 
 
@@ -21,9 +22,9 @@ class TurnLog:
         self.path = Path(path).expanduser() if path else None
         self._thread = EngineThread("turn-log")
 
-    async def append(self, record: dict) -> None:
+    async def append(self, record: TurnRecord) -> None:
         if self.path:
-            await self._thread.run(self._write, json.dumps(record, ensure_ascii=False) + "\n")
+            await self._thread.run(self._write, json.dumps(record.to_json(), ensure_ascii=False) + "\n")
 
     def _write(self, line: str) -> None:
         assert self.path is not None

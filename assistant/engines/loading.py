@@ -6,35 +6,39 @@ import asyncio
 from collections.abc import Callable
 
 from assistant.config import Config
-from assistant.core.ports import Engines
+from assistant.core.ports import EngineInfo, EngineRole, Engines, LanguageModel, TextToSpeech
 from assistant.core.worker_thread import EngineThread
 from assistant.engines.llm.choose import load_llm
-from assistant.engines.stt import load_stt
+from assistant.engines.stt import WhisperStt, load_stt
 from assistant.engines.tts import load_tts
-from assistant.engines.vad import load_vad
+from assistant.engines.vad import SileroVad, load_vad
 from assistant.errors import UserError
 
 
-async def load_engines(config: Config, on_progress: Callable[[str], None] = lambda message: None) -> Engines:
+async def load_engines(config: Config, on_ready: Callable[[EngineInfo], None] = lambda info: None) -> Engines:
     """Load VAD, STT, LLM and TTS concurrently, each on a loader thread; reports each as it becomes ready."""
     loader = EngineThread("load-vad-stt")
 
-    async def speech_in() -> tuple:
+    async def speech_in() -> tuple[SileroVad, WhisperStt, EngineInfo, EngineInfo]:
         vad = await loader.run(load_vad, config)
-        on_progress("VAD ready (Silero)")
+        vad_info = EngineInfo(EngineRole.VAD, "Silero")
+        on_ready(vad_info)
         stt = await loader.run(load_stt, config)
-        on_progress(f"STT ready (Whisper {config.stt.model}, {config.stt.method})")
-        return vad, stt
+        stt_info = EngineInfo(EngineRole.STT, f"Whisper {config.stt.model}", config.stt.method)
+        on_ready(stt_info)
+        return vad, stt, vad_info, stt_info
 
-    async def language() -> tuple:
+    async def language() -> tuple[LanguageModel, EngineInfo]:
         choice = await load_llm(config)
-        on_progress(f"LLM ready: {choice.reason}")
-        return choice
+        info = EngineInfo(EngineRole.LLM, choice.model.name, choice.why, choice.fallback)
+        on_ready(info)
+        return choice.model, info
 
-    async def speech_out() -> tuple:
+    async def speech_out() -> tuple[TextToSpeech, EngineInfo]:
         choice = await load_tts(config)
-        on_progress(f"TTS ready: {choice.reason}")
-        return choice
+        info = EngineInfo(EngineRole.TTS, choice.engine.name, choice.why, choice.fallback)
+        on_ready(info)
+        return choice.engine, info
 
     try:
         # A TaskGroup: when one engine fails to load (a missing model), the others stop loading too.
@@ -46,6 +50,6 @@ async def load_engines(config: Config, on_progress: Callable[[str], None] = lamb
         raise failures.exceptions[0] from None
     finally:
         loader.close()
-    (vad, stt), llm_choice, tts_choice = speech.result(), llm.result(), tts.result()
-    return Engines(vad, stt, llm_choice.model, tts_choice.engine, [llm_choice.reason, tts_choice.reason],
-                   llm_choice.fallback)
+    vad, stt, vad_info, stt_info = speech.result()
+    (llm_model, llm_info), (tts_engine, tts_info) = llm.result(), tts.result()
+    return Engines(vad, stt, llm_model, tts_engine, (vad_info, stt_info, llm_info, tts_info))

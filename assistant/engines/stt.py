@@ -20,9 +20,10 @@ from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
 
 from assistant.config import Config, SttConfig
+from assistant.core.speech_detector import SpeechDetector
 from assistant.core.types import SAMPLE_RATE
 from assistant.core.worker_thread import EngineThread
-from assistant.engines.vad import SileroModel, SpeechDetector, speech_segments
+from assistant.engines.vad import SileroModel, speech_segments
 
 TAIL_SILENCE_S = 0.6  # Whisper saw speech followed by silence in training; a short tail lets it end cleanly
 MAX_FAST_SECONDS = 28.0  # the encoder's positional window is 30 s; longer audio takes the reference path

@@ -146,7 +146,8 @@ class PiperSpeech(OnnxVoice):
 @dataclass(frozen=True)
 class TtsChoice:
     engine: OnnxVoice
-    reason: str
+    why: str  # without the engine's name: "configured", "it speaks faster than real time here …"
+    fallback: str | None = None  # with engine = auto: why Kokoro was not used, if it was not
 
 
 def load_kokoro(config: Config) -> KokoroVoice:
@@ -182,18 +183,18 @@ def choose_tts(config: Config, engine: str | None = None) -> TtsChoice:
     if engine == "piper":
         piper = load_piper(config)
         real_time_factor(piper)
-        return TtsChoice(piper, "Piper (configured)")
+        return TtsChoice(piper, "configured")
     kokoro = load_kokoro(config)
     rtf = real_time_factor(kokoro)
     if engine == "kokoro":
-        return TtsChoice(kokoro, f"Kokoro (configured; real-time factor {rtf:.2f} here)")
+        return TtsChoice(kokoro, f"configured; real-time factor {rtf:.2f} here")
     if rtf < 1.0:
-        return TtsChoice(kokoro, f"Kokoro: it speaks faster than real time here (real-time factor {rtf:.2f})")
+        return TtsChoice(kokoro, f"it speaks faster than real time here (real-time factor {rtf:.2f})")
     kokoro.close()
     piper = load_piper(config)
     piper_rtf = real_time_factor(piper)
-    return TtsChoice(piper, f"Piper: Kokoro is slower than real time here (real-time factor {rtf:.2f}; "
-                            f"Piper {piper_rtf:.2f})")
+    slower = f"Kokoro is slower than real time here (real-time factor {rtf:.2f})"
+    return TtsChoice(piper, f"{slower}; Piper {piper_rtf:.2f}", fallback=slower)
 
 
 async def load_tts(config: Config, engine: str | None = None) -> TtsChoice:

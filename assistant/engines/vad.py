@@ -1,4 +1,4 @@
-"""Silero VAD on ONNX Runtime (no torch), and the streaming speech detector built on its per-frame probability."""
+"""Silero VAD on ONNX Runtime (no torch): a per-frame speech probability, fed to the streaming speech detector."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import numpy as np
 import onnxruntime as ort
 
 from assistant.config import Config, VadConfig
-from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE, SpeechEnded, SpeechStarted, VadEvent, VadResult
+from assistant.core.speech_detector import SpeechDetector
+from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE, SpeechEnded, SpeechStarted, VadResult
 from assistant.core.worker_thread import EngineThread
 
 CONTEXT_SAMPLES = 64  # Silero wants the last 64 samples of the previous frame before each new one
@@ -37,57 +38,6 @@ class SileroModel:
         out, self._state = self._session.run(None, {"input": window, "state": self._state, "sr": self._rate})
         self._context = window[0, -CONTEXT_SAMPLES:]
         return float(out[0, 0])
-
-
-class SpeechDetector:
-    """Turns per-frame probabilities into speech-started / speech-ended events on the input timeline.
-
-    Speech starts once `min_speech_ms` of frames above the start threshold have accumulated (frames between
-    the two thresholds neither count nor cancel); it ends after `hangover_ms` below the end threshold.
-    Events carry the true onset (start of the first voiced frame) and offset (end of the last voiced one).
-    """
-
-    def __init__(self, config: VadConfig) -> None:
-        self._start = config.start_threshold
-        self._end = config.end_threshold
-        self._min_speech = config.min_speech_ms * SAMPLE_RATE // 1000
-        self._hangover = config.hangover_ms * SAMPLE_RATE // 1000
-        self.reset()
-
-    def set_min_speech_ms(self, ms: int) -> None:
-        """Barge-in wants a quicker trigger while the assistant talks than a turn start does."""
-        self._min_speech = ms * SAMPLE_RATE // 1000
-
-    def reset(self) -> None:
-        self.speaking = False
-        self._onset: int | None = None
-        self._voiced = 0
-        self.last_voiced_end = 0
-        self._silence = 0
-
-    def feed(self, probability: float, frame_start: int, frame_samples: int = FRAME_SAMPLES) -> VadEvent | None:
-        frame_end = frame_start + frame_samples
-        if not self.speaking:
-            if probability >= self._start:
-                if self._onset is None:
-                    self._onset = frame_start
-                self._voiced += frame_samples
-                self.last_voiced_end = frame_end
-                if self._voiced >= self._min_speech:
-                    self.speaking, self._silence = True, 0
-                    return SpeechStarted(self._onset)
-            elif probability < self._end:
-                self._onset, self._voiced = None, 0
-            return None
-        if probability >= self._end:
-            self.last_voiced_end, self._silence = frame_end, 0
-            return None
-        self._silence += frame_samples
-        if self._silence >= self._hangover:
-            ended = SpeechEnded(self.last_voiced_end)
-            self.reset()
-            return ended
-        return None
 
 
 def speech_segments(model: SileroModel, detector: SpeechDetector, audio: np.ndarray) -> list[tuple[int, int]]:

@@ -27,7 +27,7 @@ async def run_demo(config: Config, output: str | Path,
                    on_progress: Callable[[str], None] | None = None) -> DuplexResult:
     progress = on_progress or (lambda message: None)
     progress("loading engines…")
-    engines = await load_engines(config, progress)
+    engines = await load_engines(config, lambda info: progress(str(info)))
     try:
         spoken = [chunk.samples async for chunk in engines.tts.synthesize(QUESTION, SAMPLE_RATE)]
         question = np.concatenate([np.zeros(int(LEAD_S * SAMPLE_RATE), np.float32), *spoken,

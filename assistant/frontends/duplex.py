@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from assistant.audio.wav import WavMicrophone, WavSpeaker
 from assistant.config import Config
@@ -17,10 +18,9 @@ from assistant.core.conversation import Conversation
 from assistant.core.events import ConversationEvent
 from assistant.core.history import Message
 from assistant.core.loop_monitor import LoopMonitor
-from assistant.core.ports import Engines
-from assistant.core.records import STAGES
-from assistant.core.turn_log import TurnLog
-from assistant.engines.loading import load_engines
+from assistant.core.ports import EngineInfo, Engines
+from assistant.core.records import AFTER_SPEECH_END, Stage, TurnRecord
+from assistant.session import AudioPlan, open_session
 
 POLL_S = 0.05
 MAX_TAIL_S = 60.0  # after the input ends, a reply still playing may run this long at most
@@ -28,16 +28,17 @@ MAX_TAIL_S = 60.0  # after the input ends, a reply still playing may run this lo
 
 @dataclass
 class DuplexResult:
-    turns: list[dict]
+    turns: list[TurnRecord]
     loop_stall_ms: dict[str, float]
-    engines: list[str]
+    engines: tuple[EngineInfo, ...]
     input_s: float
     output_s: float
     history: list[Message]
     ready_at: float  # monotonic time the microphone started: the pipeline was ready to listen
 
-    def to_json(self) -> dict:
-        return {"turns": self.turns, "loop_stall_ms": self.loop_stall_ms, "engines": self.engines,
+    def to_json(self) -> dict[str, Any]:
+        return {"turns": [turn.to_json() for turn in self.turns], "loop_stall_ms": self.loop_stall_ms,
+                "engines": [str(info) for info in self.engines],
                 "input_s": round(self.input_s, 3), "output_s": round(self.output_s, 3),
                 "ready_monotonic_s": self.ready_at}
 
@@ -52,43 +53,35 @@ async def run_duplex(config: Config, input_path: str | Path, output_path: str | 
     Ends once the input has been played and the assistant is idle again (or after `max_turns` answered turns).
     `control`, if given, runs beside the conversation (e.g. pressing push-to-talk at set times).
     """
-    microphone = await asyncio.to_thread(WavMicrophone, input_path)
-    own_engines = engines is None
-    engines = engines or await load_engines(config)
-    speaker = WavSpeaker(output_path, config.audio.output_sample_rate, microphone)
-    log_path = metrics_path if metrics_path is not None else config.conversation.metrics_file
-    conversation = Conversation(config, engines, microphone, speaker, TurnLog(log_path or None))
-    if on_event:
-        conversation.subscribe(on_event)
+    plan = AudioPlan(input_wav=Path(input_path), output_wav=Path(output_path) if output_path else None)
     monitor = LoopMonitor()
-    monitor.start()
-    speaker.start()
-    loop = asyncio.get_running_loop()
-    tasks = [loop.create_task(conversation.run(), name="conversation")]
-    if control:
-        tasks.append(loop.create_task(control(conversation), name="control"))
-    try:
-        await _until_done(conversation, microphone, max_turns)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await conversation.close()
-        monitor.stop()
-        speaker.close()
-        await asyncio.to_thread(speaker.save)
-        if own_engines:
-            await engines.close()
-    return DuplexResult([r.to_json() for r in conversation.records], monitor.summary_ms(), engines.notes,
-                        microphone.duration, len(speaker.audio) / speaker.sample_rate, conversation.history.messages,
-                        microphone.time_of(0))
+    async with open_session(config, plan, engines=engines, metrics_path=metrics_path) as session:
+        conversation, microphone = session.conversation, session.microphone
+        assert isinstance(microphone, WavMicrophone) and isinstance(session.speaker, WavSpeaker)
+        if on_event:
+            conversation.subscribe(on_event)
+        monitor.start()
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(conversation.run(), name="conversation")]
+        if control:
+            tasks.append(loop.create_task(control(conversation), name="control"))
+        try:
+            await _until_done(conversation, microphone, max_turns)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            monitor.stop()
+    speaker = session.speaker
+    return DuplexResult(conversation.records, monitor.summary_ms(), session.engines.about, microphone.duration,
+                        len(speaker.audio) / speaker.sample_rate, conversation.history.messages, microphone.time_of(0))
 
 
 async def _until_done(conversation: Conversation, microphone: WavMicrophone, max_turns: int | None) -> None:
     await asyncio.wait_for(_started(microphone), timeout=10)
     while True:
         await asyncio.sleep(POLL_S)
-        answered = [r for r in conversation.records if r.outcome not in ("pending", "no speech")]
+        answered = [record for record in conversation.records if record.answered]
         if max_turns is not None and len(answered) >= max_turns and conversation.idle:
             return
         if microphone.input_done.is_set():
@@ -102,19 +95,19 @@ async def _started(microphone: WavMicrophone) -> None:
         await asyncio.sleep(0.01)
 
 
-def describe_turn(turn: dict) -> list[str]:
+def describe_turn(turn: TurnRecord) -> list[str]:
     """Human-readable lines for one turn: transcript, reply, and each stage's latency."""
-    times = turn["times_ms"]
-    lines = [f"you:       {turn['transcript'] or '(nothing heard)'}",
-             f"assistant: {turn['reply'] or '(no reply)'}{'  [interrupted]' if turn['interrupted'] else ''}"]
-    if turn["notice"]:
-        lines.append(f"notice:    {turn['notice']}")
-    end = times.get("speech_end")
+    times = turn.times_ms
+    lines = [f"you:       {turn.transcript or '(nothing heard)'}",
+             f"assistant: {turn.reply or '(no reply)'}{'  [interrupted]' if turn.interrupted else ''}"]
+    if turn.notice:
+        lines.append(f"notice:    {turn.notice}")
+    end = times.get(Stage.SPEECH_END)
     if end is not None:
-        stages = [f"{stage.replace('_', ' ')} +{times[stage] - end:.0f}" for stage in STAGES[2:] if stage in times]
+        stages = [f"{stage.label} +{times[stage] - end:.0f}" for stage in AFTER_SPEECH_END if stage in times]
         lines.append("latency:   after you stopped (ms): " + ", ".join(stages))
-    if turn["voice_to_voice_ms"] is not None:
-        lines.append(f"           voice-to-voice {turn['voice_to_voice_ms']:.0f} ms")
-    if turn["barge_in_ms"] is not None:
-        lines.append(f"           barge-in: speaker silent {turn['barge_in_ms']:.0f} ms after you started")
+    if turn.voice_to_voice_ms is not None:
+        lines.append(f"           voice-to-voice {turn.voice_to_voice_ms:.0f} ms")
+    if turn.barge_in_ms is not None:
+        lines.append(f"           barge-in: speaker silent {turn.barge_in_ms:.0f} ms after you started")
     return lines

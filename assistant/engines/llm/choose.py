@@ -24,7 +24,7 @@ class LlmChoice:
     """What `load_llm` picked, and a one-line reason fit for a status line."""
 
     model: LanguageModel
-    reason: str
+    why: str  # why this backend, without its name: "backend = embedded", "auto: Ollama answered at …"
     fallback: str | None = None  # with backend = auto: why Ollama was not used, if it was not
 
 
@@ -37,13 +37,13 @@ async def load_llm(config: Config) -> LlmChoice:
     llm = config.llm
     if llm.backend == "embedded":
         model = await EmbeddedLlm.load(config)
-        return LlmChoice(model, f"{model.name} (backend = embedded)")
+        return LlmChoice(model, "backend = embedded")
 
     ollama_llm = await asyncio.to_thread(OllamaLlm, llm)  # building the httpx client reads CA files: ~25 ms
     try:
         if llm.backend == "ollama":
             await ollama_llm.preload()
-            return LlmChoice(ollama_llm, f"{ollama_llm.name} at {llm.ollama.host} (backend = ollama)")
+            return LlmChoice(ollama_llm, f"backend = ollama, at {llm.ollama.host}")
         why_not = await ollama_llm.probe()
         if why_not is None:
             try:
@@ -54,10 +54,10 @@ async def load_llm(config: Config) -> LlmChoice:
 
                 # Should Ollama stop answering mid-session, the embedded model takes over (loaded only then).
                 return LlmChoice(FallbackLlm(ollama_llm, lambda: EmbeddedLlm.load(config)),
-                                 f"{ollama_llm.name} at {llm.ollama.host} (auto: Ollama answered)")
+                                 f"auto: Ollama answered at {llm.ollama.host}")
     except BaseException:
         await ollama_llm.close()
         raise
     await ollama_llm.close()
     model = await EmbeddedLlm.load(config)
-    return LlmChoice(model, f"{model.name} (auto: {why_not})", fallback=why_not)
+    return LlmChoice(model, f"auto: {why_not}", fallback=why_not)

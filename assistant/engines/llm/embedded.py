@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.config import Config, EmbeddedLlmConfig, LlmConfig
-from assistant.core.ports import LlmError, Messages
+from assistant.core.ports import LlmDeadlines, LlmError, Messages
 from assistant.core.worker_thread import EngineThread
 from assistant.engines.llm.prompt import with_system_prompt
 from assistant.engines.stop_token import StopToken
@@ -74,6 +74,7 @@ class EmbeddedLlm:
         self.engine = engine
         self.gguf = gguf
         self.name = f"embedded {gguf.stem}"
+        self.deadlines = LlmDeadlines(config.first_token_timeout_s, config.token_timeout_s)
         self.last_stats: GenerationStats | None = None
         self._active: set[StopToken] = set()
 
@@ -148,8 +149,10 @@ class EmbeddedLlm:
         job = asyncio.ensure_future(self.engine.run(generate))
         job.add_done_callback(finished)
         self._active.add(token)
+        limit = self.deadlines.first_token_s
         try:
-            while (item := await queue.get()) is not _DONE:
+            while (item := await self._next(queue, limit)) is not _DONE:
+                limit = self.deadlines.between_tokens_s
                 if isinstance(item, LlmError):
                     raise item
                 if isinstance(item, BaseException):
@@ -161,6 +164,14 @@ class EmbeddedLlm:
             # Not awaited, so closing never waits on the engine (the next request queues behind it anyway).
             token.stop()
             self._active.discard(token)
+
+    async def _next(self, queue: asyncio.Queue[object], limit: float) -> object:
+        try:
+            async with asyncio.timeout(limit):
+                return await queue.get()
+        except TimeoutError:
+            raise LlmError(f"{self.name} sent no token for {limit:g}s (the machine may be overloaded; "
+                           "raise [llm] first_token_timeout_s / token_timeout_s)") from None
 
     async def close(self) -> None:
         """Stop any generation, then llama.cpp's threads, and free the model (on the engine thread)."""

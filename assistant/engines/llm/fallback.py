@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from assistant.core.ports import LanguageModel, LlmError, Messages
+from assistant.core.ports import LanguageModel, LlmDeadlines, LlmError, Messages
 from assistant.engines.llm.ollama import OllamaUnreachable
 
 
@@ -36,6 +36,10 @@ class FallbackLlm:
     @property
     def name(self) -> str:
         return (self.fallback or self.primary).name
+
+    @property
+    def deadlines(self) -> LlmDeadlines:
+        return (self.fallback or self.primary).deadlines
 
     async def stream(self, messages: Messages) -> AsyncIterator[str]:
         if self._loading is not None:

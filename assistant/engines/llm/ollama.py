@@ -15,7 +15,7 @@ import httpx
 import ollama
 
 from assistant.config import LlmConfig
-from assistant.core.ports import LlmError, Messages
+from assistant.core.ports import LlmDeadlines, LlmError, Messages
 from assistant.engines.llm.prompt import with_system_prompt
 
 
@@ -64,6 +64,8 @@ class OllamaLlm:
         self._config = config
         self._ollama = config.ollama
         self.name = f"ollama {self._ollama.model}"
+        self.deadlines = LlmDeadlines(self._ollama.connect_timeout_s + config.first_token_timeout_s,
+                                      config.token_timeout_s)
         connect = self._ollama.connect_timeout_s
         self._client = ollama.AsyncClient(
             host=self._ollama.host,

@@ -95,7 +95,7 @@ class VoiceAssistantApp(App):
     # ---- messages up from the session
 
     def on_engine_progress(self, message: EngineProgress) -> None:
-        self.query_one(StartupPanel).progress(message.line)
+        self.query_one(StartupPanel).progress(message.engine)
 
     def on_session_ready(self, message: SessionReady) -> None:
         self.ready, self.mode, self.state = True, message.mode, State.LISTENING

@@ -8,6 +8,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from assistant.core.events import State
+from assistant.core.records import Outcome, TurnRecord
 from assistant.frontends.tui.chat_lines import NoticeLine, ReplyLine, UserLine
 
 HINT = "Just talk. Or press [b]t[/] and type. [b]m[/] switches to push-to-talk, where [b]space[/] takes your turn."
@@ -83,11 +84,11 @@ class ConversationPane(VerticalScroll):
     def notice(self, message: str) -> None:
         self._add(NoticeLine(message))
 
-    def turn_finished(self, record: dict) -> None:
-        if record["outcome"] == "no speech":
+    def turn_finished(self, record: TurnRecord) -> None:
+        if record.outcome == Outcome.NO_SPEECH:
             self._drop_user()
         if self._reply is not None:
-            if record["outcome"] == "interrupted" and not self._reply.interrupted:
+            if record.outcome == Outcome.INTERRUPTED and not self._reply.interrupted:
                 self._reply.interrupt("", None)  # cut off by a typed message before a word was played
             elif not self._reply.text and not self._reply.interrupted:
                 self._drop_reply()

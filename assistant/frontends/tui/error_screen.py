@@ -9,8 +9,7 @@ from textual.containers import Center, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from assistant.errors import ModelError
-from assistant.frontends.tui.audio_setup import NoMicrophoneError
+from assistant.errors import ModelError, NoMicrophoneError
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,15 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from assistant.core.records import Outcome, Stage, TurnRecord
 from assistant.frontends.tui.percentiles import RollingPercentiles
 
-# (label, stage in TurnRecord.times_ms, colour), in the order they happen after speech_end
-STAGES = (("end of turn", "end_of_turn", "$foreground-muted"), ("transcript", "stt_final", "$primary-lighten-1"),
-          ("first token", "llm_first_token", "$accent"), ("first speech", "first_tts_chunk", "$success-darken-2"),
-          ("first audio", "first_audio", "$success"))
+# (label, stage, colour), in the order they happen after the end of speech
+STAGES = (("end of turn", Stage.END_OF_TURN, "$foreground-muted"),
+          ("transcript", Stage.STT_FINAL, "$primary-lighten-1"),
+          ("first token", Stage.LLM_FIRST_TOKEN, "$accent"),
+          ("first speech", Stage.FIRST_TTS_CHUNK, "$success-darken-2"),
+          ("first audio", Stage.FIRST_AUDIO, "$success"))
 LABEL_WIDTH, VALUE_WIDTH, MIN_BAR_WIDTH = 13, 8, 6
 
 
@@ -20,23 +23,23 @@ class LatencyPanel(Widget):
     LatencyPanel { height: auto; }
     """
 
-    record = reactive[dict | None](None, layout=True, always_update=True)  # the stats change with it
+    record = reactive[TurnRecord | None](None, layout=True, always_update=True)  # the stats change with it
 
     def __init__(self) -> None:
         super().__init__()
         self.voice_to_voice = RollingPercentiles()
         self.barge_in = RollingPercentiles()
 
-    def add_turn(self, record: dict) -> None:
+    def add_turn(self, record: TurnRecord) -> None:
         """Take a finished turn's record; turns in which nobody spoke leave the panel as it is."""
-        if "speech_end" not in record["times_ms"] or record["outcome"] == "no speech":
+        if Stage.SPEECH_END not in record.times_ms or record.outcome == Outcome.NO_SPEECH:
             return
         # Only answers to speech: a typed turn has no voice in, a failed one only a spoken notice out.
-        spoken = "stt_final" in record["times_ms"] and record["outcome"] in ("replied", "interrupted")
-        if spoken and record["voice_to_voice_ms"] is not None:
-            self.voice_to_voice.add(record["voice_to_voice_ms"])
-        if record["barge_in_ms"] is not None:
-            self.barge_in.add(record["barge_in_ms"])
+        spoken = Stage.STT_FINAL in record.times_ms and record.outcome in (Outcome.REPLIED, Outcome.INTERRUPTED)
+        if spoken and record.voice_to_voice_ms is not None:
+            self.voice_to_voice.add(record.voice_to_voice_ms)
+        if record.barge_in_ms is not None:
+            self.barge_in.add(record.barge_in_ms)
         self.record = record
 
     def render(self) -> Content:
@@ -45,14 +48,14 @@ class LatencyPanel(Widget):
         bar_width = max(MIN_BAR_WIDTH, (self.content_size.width or 45) - LABEL_WIDTH - VALUE_WIDTH)
         return Content("\n").join([*self._waterfall(self.record, bar_width), Content(""), *self._session(bar_width)])
 
-    def _waterfall(self, record: dict, bar_width: int) -> list[Content]:
-        times = record["times_ms"]
-        end = times["speech_end"]
+    def _waterfall(self, record: TurnRecord, bar_width: int) -> list[Content]:
+        times = record.times_ms
+        end = times[Stage.SPEECH_END]
         offsets = [times[stage] - end if stage in times else None for _, stage, _ in STAGES]
         scale = max([o for o in offsets if o is not None] + [1.0]) / bar_width
-        typed = "stt_final" not in times
-        title = f"turn {record['turn']} (typed): ms after you sent it" if typed else (
-            f"turn {record['turn']}: ms after you stopped")
+        typed = Stage.STT_FINAL not in times
+        title = f"turn {record.turn} (typed): ms after you sent it" if typed else (
+            f"turn {record.turn}: ms after you stopped")
         lines = [Content.styled(title, "bold")]
         previous = 0.0  # each bar starts where the stage before it ended
         for (label, _, colour), offset in zip(STAGES, offsets, strict=True):
@@ -65,9 +68,9 @@ class LatencyPanel(Widget):
             lines.append(Content.assemble(label.ljust(LABEL_WIDTH), " " * start, ("█" * (stop - start), colour),
                                           " " * (bar_width - stop), f"{offset:.0f}".rjust(VALUE_WIDTH)))
             previous = max(previous, offset)
-        summary = [("voice-to-voice ", "bold"), _ms(record["voice_to_voice_ms"])]
-        if record["barge_in_ms"] is not None:
-            summary += [("   barge-in ", "bold"), _ms(record["barge_in_ms"])]
+        summary = [("voice-to-voice ", "bold"), _ms(record.voice_to_voice_ms)]
+        if record.barge_in_ms is not None:
+            summary += [("   barge-in ", "bold"), _ms(record.barge_in_ms)]
         lines.append(Content.assemble(*summary))
         return lines
 

@@ -2,35 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from textual.message import Message
 
 from assistant.core.events import ConversationEvent
+from assistant.core.ports import EngineInfo
+from assistant.core.types import Mode
 
 
 class EngineProgress(Message):
-    """One line of engine-loading progress ("VAD ready (Silero)", …)."""
+    """One engine is loaded and ready."""
 
-    def __init__(self, line: str) -> None:
+    def __init__(self, engine: EngineInfo) -> None:
         super().__init__()
-        self.line = line
-
-
-@dataclass(frozen=True)
-class EngineInfo:
-    """What the status panel says about the engines: names, and why each was picked."""
-
-    llm: str
-    tts: str
-    llm_why: str  # e.g. "backend = embedded", "auto: Ollama is not answering at …"
-    tts_why: str  # e.g. "configured", "it speaks faster than real time here (real-time factor 0.45)"
+        self.engine = engine
 
 
 class SessionReady(Message):
     """The engines are loaded and the microphone is open: the conversation is listening."""
 
-    def __init__(self, engines: EngineInfo, mode: str, notices: list[str]) -> None:
+    def __init__(self, engines: tuple[EngineInfo, ...], mode: Mode, notices: list[str]) -> None:
         super().__init__()
         self.engines = engines
         self.mode = mode

@@ -6,7 +6,9 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
-ENGINES = 4  # VAD, STT, LLM, TTS: load_engines reports each once
+from assistant.core.ports import EngineInfo, EngineRole
+
+ENGINES = len(EngineRole)  # each is reported once, when it is ready
 
 
 class StartupPanel(Widget):
@@ -21,19 +23,21 @@ class StartupPanel(Widget):
     }
     """
 
-    lines = reactive[tuple[str, ...]](tuple, layout=True)
+    ready = reactive[tuple[EngineInfo, ...]](tuple, layout=True)
 
     def on_mount(self) -> None:
         self.border_title = "starting"
 
-    def progress(self, line: str) -> None:
-        self.lines = (*self.lines, line)
+    def progress(self, engine: EngineInfo) -> None:
+        self.ready = (*self.ready, engine)
 
     def done(self) -> None:
         self.add_class("-done")
 
     def render(self) -> Content:
-        ready = len(self.lines)
+        ready = len(self.ready)
         header = Content.assemble(("loading the models  ", "bold"), ("▰" * ready, "$success"),
                                   ("▱" * max(0, ENGINES - ready), "$foreground-muted"), f"  {ready}/{ENGINES}")
-        return Content("\n").join([header, *(Content.assemble(("✓ ", "$success"), line) for line in self.lines)])
+        lines = [Content.assemble(("✓ ", "$success"), f"{info.role} ready ({info.name}"
+                                  + (f", {info.why})" if info.why else ")")) for info in self.ready]
+        return Content("\n").join([header, *lines])

@@ -8,7 +8,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from assistant.core.events import State
-from assistant.frontends.tui.messages import EngineInfo
+from assistant.core.ports import EngineInfo, EngineRole
 
 STATE_LABELS = {State.LISTENING: "listening", State.USER_SPEAKING: "hearing you", State.THINKING: "thinking",
                 State.SPEAKING: "speaking"}
@@ -52,18 +52,16 @@ class EngineSummary(Widget):
     """
 
     mode = reactive("", layout=True)
-    engines = reactive[EngineInfo | None](None, layout=True)
+    engines = reactive[tuple[EngineInfo, ...]](tuple, layout=True)
 
     def render(self) -> Content:
         loading = ("loading…", "$foreground-muted")
-        engines = self.engines
-        parts: list[str | tuple[str, str]] = [("mode   ", "bold"), self.mode or loading, "\n",
-                                              ("LLM    ", "bold"), engines.llm if engines else loading]
-        if engines and engines.llm_why:
-            parts += ["\n", (f"       {engines.llm_why}", "$foreground-muted")]
-        parts += ["\n", ("voice  ", "bold"), engines.tts if engines else loading]
-        if engines and engines.tts_why:
-            parts += ["\n", (f"       {engines.tts_why}", "$foreground-muted")]
+        parts: list[str | tuple[str, str]] = [("mode   ", "bold"), self.mode or loading]
+        for label, role in (("LLM    ", EngineRole.LLM), ("voice  ", EngineRole.TTS)):
+            info = next((info for info in self.engines if info.role == role), None)
+            parts += ["\n", (label, "bold"), info.name if info else loading]
+            if info and info.why:
+                parts += ["\n", (f"       {info.why}", "$foreground-muted")]
         return Content.assemble(*parts)
 
 
@@ -82,5 +80,5 @@ class StatusPanel(Vertical):
     def show_mode(self, mode: str) -> None:
         self.query_one(EngineSummary).mode = mode
 
-    def show_engines(self, engines: EngineInfo) -> None:
+    def show_engines(self, engines: tuple[EngineInfo, ...]) -> None:
         self.query_one(EngineSummary).engines = engines

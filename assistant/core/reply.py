@@ -1,0 +1,99 @@
+"""A spoken reply as a handle, in the spirit of LiveKit's SpeechHandle: its task, its commit gate, the events it
+holds until then, the chunks it queued, and what of it was heard.
+
+An answer may start before the end of the turn is confirmed (speculation). Until `commit()` it is invisible: every
+event it emits is held, it plays nothing (its speaking waits on the gate), and it has not touched the history.
+Everything a reply says goes through `emit`, so a reply dropped before its commit can never show anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from assistant.core.events import ConversationEvent
+from assistant.core.history import Message
+from assistant.core.ports import PlayingChunk
+
+
+class Reply:
+    def __init__(self, turn: int, emit: Callable[[ConversationEvent], None]) -> None:
+        self.turn = turn
+        self._emit = emit
+        self._committed = asyncio.Event()
+        self._held: list[ConversationEvent] = []
+        self.task: asyncio.Task[None] | None = None
+        self.playing: list[PlayingChunk] = []  # everything queued for the speaker, in order
+        self.spoken: list[PlayingChunk] = []  # the reply's own chunks (not spoken notices)
+        self.user_message: Message | None = None  # the user's message, once committed into the history
+
+    def start(self, work: Coroutine[Any, Any, None]) -> None:
+        self.task = asyncio.get_running_loop().create_task(work, name=f"turn-{self.turn}")
+
+    def cancel(self) -> None:
+        """Stop its LLM and TTS work; whatever it held is never shown."""
+        if self.task is not None:
+            self.task.cancel()
+        self._held.clear()
+
+    # ---- the commit gate
+
+    @property
+    def committed(self) -> bool:
+        return self._committed.is_set()
+
+    def commit(self) -> None:
+        """The end of the turn is confirmed: what it held is shown now, and it may play."""
+        self._committed.set()
+        held, self._held = self._held, []
+        for event in held:
+            self._emit(event)
+
+    async def until_committed(self) -> None:
+        await self._committed.wait()
+
+    def emit(self, event: ConversationEvent) -> None:
+        if self.committed:
+            self._emit(event)
+        else:
+            self._held.append(event)
+
+    # ---- playback
+
+    def queued(self, playing: PlayingChunk, spoken: bool) -> None:
+        """A chunk of it went to the speaker (`spoken`: its own words, not a notice)."""
+        self.playing.append(playing)
+        if spoken:
+            self.spoken.append(playing)
+
+    async def wait_while(self, too_much_queued: Callable[[], bool]) -> None:
+        """Backpressure: wait while `too_much_queued()`, woken each time one of its chunks finishes or is dropped
+        (the speaker sets the chunk's `done` event), never by polling."""
+        while too_much_queued():
+            pending = next((playing for playing in self.playing if not playing.done.is_set()), None)
+            if pending is None:  # nothing of ours is queued: it is someone else's audio, not ours to wait for
+                return
+            await pending.done.wait()
+
+    @property
+    def first_played_at(self) -> float | None:
+        return self.playing[0].started_at if self.playing else None
+
+    async def until_played(self) -> None:
+        if self.playing:
+            await self.playing[-1].done.wait()
+
+    def heard_text(self) -> str:
+        """The reply as far as it was played: whole chunks, then the played share of the words of the cut one."""
+        words: list[str] = []
+        for playing in self.spoken:
+            chunk_words = playing.chunk.text.split()
+            fraction = playing.played_fraction
+            if fraction >= 1.0:
+                words += chunk_words
+            else:
+                words += chunk_words[: math.floor(len(chunk_words) * fraction)]
+                break
+        return " ".join(words)

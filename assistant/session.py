@@ -1,0 +1,140 @@
+"""One session, wired once: `open_session()` opens the sound, loads the engines, builds the conversation, and
+closes everything in one order (conversation, microphone, speaker, engines) however the session ends.
+
+Every front end runs inside it: the console, the TUI, the headless duplex mode (and so the demo and the bench).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.config import Config
+from assistant.core.conversation import Conversation
+from assistant.core.ports import EngineInfo, Engines, Microphone, Speaker
+from assistant.core.turn_log import TurnLog
+from assistant.errors import NoMicrophoneError, UserError
+
+log = logging.getLogger(__name__)
+
+LoadEngines = Callable[[Config, Callable[[EngineInfo], None]], Awaitable[Engines]]
+
+
+@dataclass(frozen=True)
+class AudioPlan:
+    """Where the session's sound comes from and goes to. By default: the configured microphone and speaker."""
+
+    input_wav: Path | None = None  # a WAV file as the microphone, played in real time
+    output_wav: Path | None = None  # with `input_wav`: record what the speaker plays, sample-aligned with it
+    device_speaker: bool = False  # with `input_wav`: play through the configured speaker if there is one
+
+
+@dataclass
+class Session:
+    config: Config
+    engines: Engines
+    microphone: Microphone
+    speaker: Speaker
+    conversation: Conversation
+
+
+class _NoticeRelay:
+    """The sound devices' faults (a microphone gone, lost audio) as conversation notices, once it exists."""
+
+    def __init__(self) -> None:
+        self.conversation: Conversation | None = None
+
+    def __call__(self, message: str) -> None:
+        if self.conversation is None:
+            log.warning("%s", message)
+        else:
+            self.conversation.notice(message)
+
+
+@contextlib.asynccontextmanager
+async def open_session(config: Config, audio: AudioPlan | None = None, *, engines: Engines | None = None,
+                       load_engines: LoadEngines | None = None,
+                       on_engine_ready: Callable[[EngineInfo], None] = lambda info: None,
+                       metrics_path: str | Path | None = None) -> AsyncIterator[Session]:
+    """The session, ready to `conversation.run()`. `engines`, if given, stay open (the caller owns them);
+    `metrics_path` overrides `[conversation] metrics_file` ("" = no turn log)."""
+    audio = audio or AudioPlan()
+    relay = _NoticeRelay()
+    microphone: Microphone | None = None
+    speaker: Speaker | None = None
+    conversation: Conversation | None = None
+    own_engines = engines is None
+    try:
+        microphone = await _open_microphone(config, audio, relay)
+        if engines is None:
+            if load_engines is None:
+                from assistant.engines.loading import load_engines  # heavy: the engines' libraries
+            engines = await load_engines(config, on_engine_ready)
+        speaker = await _open_speaker(config, audio, microphone, relay)
+        log_path = config.conversation.metrics_file if metrics_path is None else metrics_path
+        conversation = Conversation(config, engines, microphone, speaker, TurnLog(log_path or None))
+        relay.conversation = conversation
+        yield Session(config, engines, microphone, speaker, conversation)
+    finally:
+        if conversation is not None:
+            await conversation.close()
+        if microphone is not None:
+            microphone.close()
+        if speaker is not None:
+            speaker.close()
+            from assistant.audio.wav import WavSpeaker
+
+            if isinstance(speaker, WavSpeaker):  # it writes its file last, once everything has played
+                await asyncio.to_thread(speaker.save)
+        if own_engines and engines is not None:
+            await engines.close()
+
+
+async def _open_microphone(config: Config, audio: AudioPlan, notify: Callable[[str], None]) -> Microphone:
+    if audio.input_wav is not None:
+        from assistant.audio.wav import WavMicrophone
+
+        return await asyncio.to_thread(WavMicrophone, audio.input_wav)
+    from assistant.audio.devices import resolve_device
+    from assistant.audio.microphone import DeviceMicrophone
+
+    try:
+        device = await asyncio.to_thread(resolve_device, config.audio.input_device, "input")
+    except UserError as error:
+        raise NoMicrophoneError(str(error)) from None
+    return DeviceMicrophone(device, notify=notify)
+
+
+async def _open_speaker(config: Config, audio: AudioPlan, microphone: Microphone,
+                        notify: Callable[[str], None]) -> Speaker:
+    if audio.input_wav is None or audio.device_speaker:
+        speaker = await _device_speaker(config, notify, required=audio.input_wav is None)
+        if speaker is not None:
+            return speaker
+    from assistant.audio.wav import WavMicrophone, WavSpeaker
+
+    assert isinstance(microphone, WavMicrophone)
+    # On the WAV microphone's clock: into a file, or into nothing (a demo with no sound card), timing still real.
+    wav_speaker = WavSpeaker(audio.output_wav, config.audio.output_sample_rate, microphone)
+    wav_speaker.start()
+    return wav_speaker
+
+
+async def _device_speaker(config: Config, notify: Callable[[str], None], required: bool) -> Speaker | None:
+    from assistant.audio.devices import resolve_device
+    from assistant.audio.speaker import DeviceSpeaker
+
+    try:
+        device = await asyncio.to_thread(resolve_device, config.audio.output_device, "output")
+        speaker = DeviceSpeaker(config.audio.output_sample_rate, device, notify=notify)
+        await speaker.start()
+        return speaker
+    except UserError:
+        if required:
+            raise
+        return None  # no sound card, or no sound server: a WAV input still runs, silently
+

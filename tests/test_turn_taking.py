@@ -1,0 +1,361 @@
+"""Turn-taking on scripted speech probabilities: no asyncio, no models, CPU speed.
+
+Each timeline is a list of per-frame speech probabilities (32 ms frames), run through the real streaming speech
+detector and the turn-taking state machine; a small stand-in for the reply says when audio starts playing and
+when it ends, as the conversation would.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+from dataclasses import dataclass, field
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from assistant.config import Config
+from assistant.core.events import State
+from assistant.core.speech_detector import SpeechDetector
+from assistant.core.turn_taking import (
+    AbandonTurn,
+    BargeIn,
+    BeginTurn,
+    BeginTypedTurn,
+    ChangeMode,
+    ChangeState,
+    Decision,
+    DropAnswer,
+    EndTurn,
+    FinishTurn,
+    PauseReply,
+    ResumeReply,
+    RetuneVad,
+    StartAnswer,
+    StopReply,
+    TranscribePartial,
+    TurnTaking,
+)
+from assistant.core.types import FRAME_SAMPLES, Mode
+
+VOICED, QUIET, HINT = 0.9, 0.05, 0.3  # a hint: above the pause threshold (0.15), below the start one (0.5)
+FRAME_MS = 32
+
+
+def frames(ms: int) -> int:
+    return round(ms / FRAME_MS)
+
+
+@dataclass
+class Timeline:
+    """The machine, the detector in front of it, and everything decided, with the frame it was decided at."""
+
+    config: Config = field(default_factory=Config)
+    decided: list[tuple[int, Decision]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.machine = TurnTaking(self.config)
+        self.detector = SpeechDetector(self.config.vad)
+        self.frame = 0
+
+    def feed(self, probability: float, count: int = 1, partial_running: bool = False) -> list[Decision]:
+        out: list[Decision] = []
+        for _ in range(count):
+            start = self.frame * FRAME_SAMPLES
+            out += self.record(self.machine.on_frame(probability, self.detector.feed(probability, start), start,
+                                                     partial_running))
+            self.frame += 1
+        return out
+
+    def record(self, decisions: list[Decision]) -> list[Decision]:
+        for decision in decisions:
+            if isinstance(decision, RetuneVad):  # as the conversation does
+                self.detector.set_min_speech_ms(decision.min_speech_ms)
+        self.decided += [(self.frame, d) for d in decisions]
+        return decisions
+
+    def do(self, decisions: list[Decision]) -> list[Decision]:
+        return self.record(decisions)
+
+    def of(self, kind: type) -> list[Decision]:
+        return [d for _, d in self.decided if isinstance(d, kind)]
+
+    @property
+    def states(self) -> list[State]:
+        return [d.state for d in self.of(ChangeState)]
+
+
+def speak(timeline: Timeline, ms: int) -> list[Decision]:
+    return timeline.feed(VOICED, frames(ms))
+
+
+def pause(timeline: Timeline, ms: int) -> list[Decision]:
+    return timeline.feed(QUIET, frames(ms))
+
+
+def config(**conversation) -> Config:
+    base = Config()
+    return dataclasses.replace(base, conversation=dataclasses.replace(base.conversation, **conversation))
+
+
+# ---- always listening
+
+def test_a_turn_starts_on_speech_answers_at_the_first_quiet_frame_and_ends_after_the_hangover():
+    t = Timeline()
+    pause(t, 320)
+    speak(t, 1000)
+    (begin,) = t.of(BeginTurn)
+    assert begin.onset == frames(320) * FRAME_SAMPLES  # the true onset, not when the detector was sure
+    assert t.machine.state == State.USER_SPEAKING and t.of(StartAnswer) == []
+    first_quiet = pause(t, 32)
+    voiced_until = (frames(320) + frames(1000)) * FRAME_SAMPLES
+    assert first_quiet == [StartAnswer(begin.turn, voiced_until)]  # speculation: answer from the first quiet frame
+    pause(t, 600)
+    assert t.of(EndTurn) == [EndTurn(begin.turn, voiced_until)]
+    assert len(t.of(StartAnswer)) == 1 and t.of(DropAnswer) == []  # the early answer was the right one
+    assert t.states == [State.USER_SPEAKING, State.THINKING]
+    assert t.of(RetuneVad)[-1] == RetuneVad(t.config.barge_in.min_speech_ms)  # quicker trigger while it answers
+    assert t.machine.answering == begin.turn
+
+
+def test_a_pause_shorter_than_the_hangover_drops_the_early_answer_and_the_turn_goes_on():
+    t = Timeline()
+    speak(t, 800)
+    pause(t, 256)  # under the 480 ms hangover
+    assert len(t.of(StartAnswer)) == 1
+    assert DropAnswer(1) in speak(t, 32)  # the user goes on
+    speak(t, 600)
+    pause(t, 600)
+    assert [type(d) for _, d in t.decided if isinstance(d, StartAnswer | DropAnswer | EndTurn)] == [
+        StartAnswer, DropAnswer, StartAnswer, EndTurn]
+    assert len(t.of(BeginTurn)) == 1 and t.of(EndTurn)[0].offset == t.of(StartAnswer)[-1].offset
+
+
+def test_without_speculation_the_answer_starts_at_the_end_of_the_turn():
+    t = Timeline(config(speculative_end_of_turn=False))
+    speak(t, 800)
+    pause(t, 400)
+    assert t.of(StartAnswer) == []
+    pause(t, 200)
+    assert [type(d) for _, d in t.decided][-2:] == [StartAnswer, EndTurn]
+
+
+def test_partials_come_at_the_configured_interval_and_never_behind_a_running_one():
+    t = Timeline(config(partial_interval_ms=320))
+    speak(t, 3200)
+    partials = t.of(TranscribePartial)
+    assert len(partials) == pytest.approx(3200 / 320 - 1, abs=1)
+    gaps = {b.until - a.until for a, b in itertools.pairwise(partials)}
+    assert gaps == {frames(320) * FRAME_SAMPLES}
+    assert t.feed(VOICED, frames(640), partial_running=True) == []  # none while one runs
+    assert t.of(TranscribePartial)[-1] == partials[-1]
+
+
+def test_a_noise_burst_shorter_than_min_speech_starts_nothing():
+    t = Timeline()
+    t.feed(VOICED, 2)  # 64 ms < 96 ms
+    pause(t, 1000)
+    assert t.decided == []
+
+
+# ---- barge-in
+
+def answered_and_speaking(t: Timeline) -> int:
+    speak(t, 800)
+    pause(t, 600)
+    end = t.of(EndTurn)[-1]
+    t.do(t.machine.answer_playing(end.turn))
+    assert t.machine.state == State.SPEAKING
+    return end.turn
+
+
+def test_a_hint_of_speech_pauses_the_reply_and_confirmed_speech_cuts_it_off():
+    t = Timeline()
+    turn = answered_and_speaking(t)
+    hint_at = t.frame * FRAME_SAMPLES
+    assert t.feed(HINT) == [PauseReply()]
+    cut = speak(t, 96)
+    barge = next(d for d in cut if isinstance(d, BargeIn))
+    assert barge == BargeIn(turn, hint_at, was_paused=True)  # from the first hint, not when VAD was sure
+    kinds = [type(d) for d in cut]
+    # cut first, the turn ends, then the user's new turn begins
+    assert kinds.index(BargeIn) < kinds.index(FinishTurn) < kinds.index(BeginTurn)
+    assert t.machine.state == State.USER_SPEAKING and t.machine.hearing == turn + 1
+    assert t.states[-2:] == [State.LISTENING, State.USER_SPEAKING]
+
+
+def test_a_hint_that_stays_quiet_resumes_the_reply():
+    t = Timeline()
+    answered_and_speaking(t)
+    assert t.feed(HINT) == [PauseReply()]
+    resumed = pause(t, t.config.barge_in.resume_after_ms)
+    assert resumed == [ResumeReply()]
+    assert t.of(BargeIn) == [] and t.machine.state == State.SPEAKING
+
+
+def test_with_barge_in_off_the_user_cannot_cut_in():
+    base = Config()
+    t = Timeline(dataclasses.replace(base, barge_in=dataclasses.replace(base.barge_in, enabled=False)))
+    answered_and_speaking(t)
+    speak(t, 1000)
+    pause(t, 600)
+    assert t.of(BargeIn) == [] and t.of(PauseReply) == [] and t.machine.state == State.SPEAKING
+
+
+def test_speech_while_still_thinking_is_the_same_turn_going_on():
+    t = Timeline()
+    speak(t, 800)
+    pause(t, 600)
+    (end,) = t.of(EndTurn)
+    assert t.machine.state == State.THINKING
+    again = speak(t, 128)
+    assert DropAnswer(end.turn) in again and t.machine.hearing == end.turn and t.machine.answering is None
+    assert len(t.of(BeginTurn)) == 1 and t.machine.state == State.USER_SPEAKING
+
+
+def test_the_reply_ending_goes_back_to_listening_and_finishes_the_turn():
+    t = Timeline()
+    turn = answered_and_speaking(t)
+    assert t.do(t.machine.answer_finished(turn)) == [ChangeState(State.LISTENING), RetuneVad(96), FinishTurn(turn)]
+    assert t.machine.idle and t.machine.hearing is None
+
+
+def test_leaving_speaking_while_paused_resumes_the_speaker():
+    t = Timeline()
+    turn = answered_and_speaking(t)
+    t.feed(HINT)
+    assert ResumeReply() in t.do(t.machine.answer_finished(turn))
+
+
+# ---- keys and typing
+
+def test_push_to_talk_takes_turns_by_key_and_the_vad_only_trims():
+    t = Timeline(dataclasses.replace(Config(), audio=dataclasses.replace(Config().audio, mode="push-to-talk")))
+    pause(t, 320)
+    (begin,) = t.do(t.machine.push_to_talk())[:1]
+    assert isinstance(begin, BeginTurn) and t.machine.state == State.USER_SPEAKING
+    speak(t, 1000)
+    pause(t, 1000)  # a long pause: no end of turn without the key
+    assert t.of(EndTurn) == [] and t.of(StartAnswer) == []
+    ended = t.do(t.machine.push_to_talk())
+    voiced_until = (frames(320) + frames(1000)) * FRAME_SAMPLES
+    assert [d for d in ended if isinstance(d, EndTurn)] == [EndTurn(begin.turn, voiced_until)]  # trimmed
+    t.do(t.machine.answer_playing(begin.turn))
+    cut = [type(d) for d in t.do(t.machine.push_to_talk())]  # pressed while it speaks: a barge-in, the next turn
+    assert cut[0] is BargeIn and BeginTurn in cut and t.machine.state == State.USER_SPEAKING
+
+
+def test_the_interrupt_key_stops_a_reply_thinking_or_speaking():
+    t = Timeline()
+    speak(t, 800)
+    pause(t, 600)
+    stopped = t.do(t.machine.interrupt())
+    assert stopped[0] == StopReply(1) and FinishTurn(1) in stopped and t.machine.idle
+    answered_and_speaking(t)
+    assert isinstance(t.do(t.machine.interrupt())[0], BargeIn) and t.machine.idle
+
+
+def test_typing_replaces_what_was_being_said_and_is_answered_at_once():
+    t = Timeline()
+    speak(t, 800)
+    typed = t.do(t.machine.type_text("hello"))
+    assert typed[:3] == [DropAnswer(1), AbandonTurn(1), FinishTurn(1)]
+    assert typed[-1] == BeginTypedTurn(2, t.frame * FRAME_SAMPLES, "hello")
+    assert t.machine.state == State.THINKING and t.machine.answering == 2
+
+
+def test_switching_mode_ends_a_turn_held_open_by_the_key():
+    t = Timeline(dataclasses.replace(Config(), audio=dataclasses.replace(Config().audio, mode="push-to-talk")))
+    t.do(t.machine.push_to_talk())
+    speak(t, 500)
+    switched = t.do(t.machine.set_mode("always-listening"))
+    assert any(isinstance(d, EndTurn) for d in switched) and switched[-1] == ChangeMode(Mode.ALWAYS_LISTENING)
+    assert t.do(t.machine.set_mode(Mode.ALWAYS_LISTENING)) == []
+    with pytest.raises(ValueError, match="unknown mode 'walkie-talkie'"):
+        t.machine.set_mode("walkie-talkie")
+
+
+# ---- any timeline at all: the invariants hold
+
+EVENTS = st.one_of(
+    st.tuples(st.just("frames"), st.sampled_from([VOICED, QUIET, HINT, 0.4]), st.integers(1, 25)),
+    st.tuples(st.sampled_from(["push", "interrupt", "type", "mode", "playing", "finished"]), st.none(), st.none()))
+
+
+def run_timeline(events: list, mode: str) -> Timeline:
+    t = Timeline(dataclasses.replace(Config(), audio=dataclasses.replace(Config().audio, mode=mode)))
+    machine = t.machine
+    for kind, probability, count in events:
+        if kind == "frames":
+            t.feed(probability, count)
+        elif kind == "push":
+            t.do(machine.push_to_talk())
+        elif kind == "interrupt":
+            t.do(machine.interrupt())
+        elif kind == "type":
+            t.do(machine.type_text("typed"))
+        elif kind == "mode":
+            t.do(machine.set_mode(Mode.PUSH_TO_TALK if machine.mode == Mode.ALWAYS_LISTENING else
+                                  Mode.ALWAYS_LISTENING))
+        elif kind == "playing" and machine.answering is not None:
+            t.do(machine.answer_playing(machine.answering))
+        elif kind == "finished" and machine.answering is not None:
+            t.do(machine.answer_finished(machine.answering))
+        check_now(t)
+    return t
+
+
+def check_now(t: Timeline) -> None:
+    machine = t.machine
+    assert (machine.state == State.USER_SPEAKING) == (machine.hearing is not None and machine.answering is None)
+    assert (machine.state in (State.THINKING, State.SPEAKING)) == (machine.answering is not None)
+    if machine.state == State.LISTENING:
+        assert machine.hearing is None
+
+
+def check_history(t: Timeline) -> None:
+    begun: set[int] = set()
+    finished: set[int] = set()
+    answer_running: dict[int, bool] = {}
+    state = State.LISTENING
+    for _, decision in t.decided:
+        match decision:
+            case BeginTurn(turn) | BeginTypedTurn(turn):
+                assert turn not in begun and all(turn > b for b in begun)  # numbered in order, never reused
+                begun.add(turn)
+            case StartAnswer(turn):
+                assert turn in begun and turn not in finished and not answer_running.get(turn)
+                answer_running[turn] = True
+            case DropAnswer(turn):
+                assert turn in begun and turn not in finished
+                answer_running[turn] = False
+            case EndTurn(turn):
+                assert answer_running.get(turn), "a turn ends only with an answer running for it"
+            case BargeIn():
+                assert state == State.SPEAKING
+            case FinishTurn(turn):
+                assert turn in begun and turn not in finished
+                finished.add(turn)
+            case ChangeState(new):
+                assert new != state
+                state = new
+    assert state == t.machine.state
+
+
+@settings(max_examples=300, deadline=None)
+@given(events=st.lists(EVENTS, max_size=40), mode=st.sampled_from(["always-listening", "push-to-talk"]))
+def test_every_timeline_keeps_the_invariants(events, mode):
+    check_history(run_timeline(events, mode))
+
+
+def test_two_hundred_timelines_of_three_turns_each():
+    long_turns = [("frames", VOICED, 25), ("frames", QUIET, 20), ("playing", None, None), ("frames", HINT, 1),
+                  ("frames", VOICED, 5), ("frames", QUIET, 20), ("finished", None, None)] * 3
+    started = time.perf_counter()
+    for _ in range(200):
+        check_history(run_timeline(long_turns, "always-listening"))
+    elapsed = time.perf_counter() - started
+    # a number to read, not a timed assertion: no model, no event loop, so hundreds of timelines a second
+    print(f"200 timelines of {sum(c or 0 for _, _, c in long_turns)} frames in {elapsed * 1000:.0f} ms")
