@@ -201,7 +201,7 @@ def _build(cls: type, table: dict[str, Any], path: Path, prefix: str) -> Any:
             known = ", ".join(fields)
             raise ConfigError(f"{path}: unknown key {_shown(dotted)} (expected one of: {known})")
         expected = hints[key]
-        if dataclasses.is_dataclass(expected):
+        if isinstance(expected, type) and dataclasses.is_dataclass(expected):
             if not isinstance(value, dict):
                 raise ConfigError(f"{path}: '{dotted}' must be a table [{dotted}], got {_kind(value)}")
             values[key] = _build(expected, value, path, prefix=f"{dotted}.")

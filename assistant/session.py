@@ -21,7 +21,7 @@ from assistant.errors import NoMicrophoneError, UserError
 
 log = logging.getLogger(__name__)
 
-LoadEngines = Callable[[Config, Callable[[EngineInfo], None]], Awaitable[Engines]]
+LoadEngines = Callable[[Config, Callable[[EngineInfo], object]], Awaitable[Engines]]
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class _NoticeRelay:
 @contextlib.asynccontextmanager
 async def open_session(config: Config, audio: AudioPlan | None = None, *, engines: Engines | None = None,
                        load_engines: LoadEngines | None = None,
-                       on_engine_ready: Callable[[EngineInfo], None] = lambda info: None,
+                       on_engine_ready: Callable[[EngineInfo], object] = lambda info: None,
                        metrics_path: str | Path | None = None) -> AsyncIterator[Session]:
     """The session, ready to `conversation.run()`. `engines`, if given, stay open (the caller owns them);
     `metrics_path` overrides `[conversation] metrics_file` ("" = no turn log)."""
@@ -72,7 +72,9 @@ async def open_session(config: Config, audio: AudioPlan | None = None, *, engine
         microphone = await _open_microphone(config, audio, relay)
         if engines is None:
             if load_engines is None:
-                from assistant.engines.loading import load_engines  # heavy: the engines' libraries
+                from assistant.engines import loading  # heavy: the engines' libraries
+
+                load_engines = loading.load_engines
             engines = await load_engines(config, on_engine_ready)
         speaker = await _open_speaker(config, audio, microphone, relay)
         log_path = config.conversation.metrics_file if metrics_path is None else metrics_path

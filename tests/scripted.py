@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +76,7 @@ class ScriptedLlm:
             return self.scripts.get(users[-1], ["Okay."])
         return self.scripts[len(users) - 1] if len(users) <= len(self.scripts) else ["Okay."]
 
-    async def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+    async def stream(self, messages: list[dict[str, str]]) -> AsyncGenerator[str, None]:
         self.calls += 1
         script = self.script_for(messages)
         try:
@@ -106,7 +106,7 @@ class ScriptedTts:
     def __init__(self, fail_marker: str | None = None, delay: float = 0.02) -> None:
         self.fail_marker, self.delay = fail_marker, delay
 
-    async def synthesize(self, text: str, sample_rate: int | None = None) -> AsyncIterator[AudioChunk]:
+    async def synthesize(self, text: str, sample_rate: int | None = None) -> AsyncGenerator[AudioChunk, None]:
         rate = sample_rate or self.sample_rate
         await asyncio.sleep(self.delay)
         if self.fail_marker and self.fail_marker in text:
@@ -130,7 +130,7 @@ class RecordingTts:
     def texts(self) -> list[str]:
         return [text for _, text in self.asked]
 
-    def synthesize(self, text: str, sample_rate: int | None = None) -> AsyncIterator[AudioChunk]:
+    def synthesize(self, text: str, sample_rate: int | None = None) -> AsyncGenerator[AudioChunk, None]:
         self.asked.append((time.monotonic(), text))
         return self.engine.synthesize(text, sample_rate)
 

@@ -245,7 +245,7 @@ def test_only_answers_to_speech_count_in_voice_to_voice(tui_config):
             panel.add_turn(record(2, outcome="failed"))  # only the spoken "Sorry, …" was played
             panel.add_turn(record(3, outcome="interrupted", barge_in_ms=80.0))
             panel.add_turn(record(4, stt_final=None))  # typed
-            panel.add_turn({**record(5, outcome="no speech"), "times_ms": {"speech_start": 1.0}})  # left out
+            panel.add_turn(TurnRecord(5, outcome=Outcome.NO_SPEECH, times_ms={Stage.SPEECH_START: 1.0}))  # left out
             await pilot.pause()
             assert len(panel.voice_to_voice) == 2 and len(panel.barge_in) == 1 and panel.record.turn == 4
             assert "turn 4 (typed)" in str(panel.render())

@@ -72,7 +72,7 @@ def bench_stt(config: Config, audio: np.ndarray, repeats: int) -> list:
 
 async def first_chunk_and_rtf(voice) -> tuple[float, float]:
     started = time.perf_counter()
-    first = None
+    first = 0.0
     samples = 0
     async for chunk in voice.synthesize(TTS_TEXT):
         first = first or time.perf_counter() - started
@@ -102,7 +102,7 @@ async def bench_llm(config: Config, repeats: int) -> object:
     firsts, rates = [], []
     for _ in range(repeats):
         started = time.perf_counter()
-        first, pieces = None, 0
+        first, pieces = 0.0, 0
         async for _delta in choice.model.stream(QUESTION):
             first = first or time.perf_counter() - started
             pieces += 1

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile
@@ -120,10 +121,10 @@ async def bench_engine(config: Config, engines: Engines, questions: list[Questio
             missed += 1
             progress(f"  barge-in {fixture.cut_in.text!r}: no reply was cut (it had ended, or never started)")
             continue
-        barge_pipeline.append(cut.barge_in_ms)
+        barge_pipeline.append(cut.barge_in_ms or 0.0)
         barge_files.append(silent_after(work / "out.wav", fixture.cut_in_onset_s) * 1000)
         progress(f"  barge-in {barge_files[-1]:5.0f} ms  {fixture.cut_in.text!r} after {cut.reply[-40:]!r}")
-    engine_results = {
+    engine_results: dict[str, Any] = {
         "voice_to_voice_ms": summary(v2v),
         "stages_after_speech_end_ms": {stage: round(statistics.median(row[stage] for row in stages if stage in row), 1)
                                        for stage in map(str, AFTER_SPEECH_END) if any(stage in row for row in stages)},

@@ -71,6 +71,7 @@ class ClauseChunker:
         self.first_min_words = first_min_words
         self.first_max_words = first_max_words
         self.max_words = max_words
+        self._ticks = ""
         self._start_reply()
 
     def feed(self, delta: str) -> list[str]:

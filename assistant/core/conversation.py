@@ -90,7 +90,7 @@ class Conversation:
         self.turn_taking = TurnTaking(config)
         self._answerer = Answerer(config, engines, speaker, self.history, self._ms, self._playing)
         self._turn_log = turn_log or TurnLog(None)
-        self._listeners: list[Callable[[ConversationEvent], None]] = []
+        self._listeners: list[Callable[[ConversationEvent], object]] = []
         self._preroll: deque[MicFrame] = deque(maxlen=max(1, config.conversation.preroll_ms * SAMPLE_RATE
                                                           // 1000 // FRAME_SAMPLES))
         self._turns: dict[int, Turn] = {}  # the turns not finished yet, by number
@@ -112,7 +112,7 @@ class Conversation:
     def idle(self) -> bool:
         return self.turn_taking.idle
 
-    def subscribe(self, listener: Callable[[ConversationEvent], None]) -> None:
+    def subscribe(self, listener: Callable[[ConversationEvent], object]) -> None:
         self._listeners.append(listener)
 
     def _emit(self, event: ConversationEvent) -> None:

@@ -14,7 +14,7 @@ class LoopMonitor:
     def __init__(self, interval: float = 0.005) -> None:
         self.interval = interval
         self.lateness: list[float] = []
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._tick(), name="loop-monitor")

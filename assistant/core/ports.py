@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -131,10 +131,13 @@ class LlmDeadlines:
 
 @runtime_checkable
 class LanguageModel(Protocol):
-    name: str
-    deadlines: LlmDeadlines
+    @property
+    def name(self) -> str: ...
 
-    def stream(self, messages: Messages) -> AsyncIterator[str]:
+    @property
+    def deadlines(self) -> LlmDeadlines: ...
+
+    def stream(self, messages: Messages) -> AsyncGenerator[str, None]:
         """Text deltas of the reply to `messages` (the config's system prompt is added if the first message
         is not a system message). Raises `LlmError` from the iterator on failure; closing the stream stops the
         generation itself."""
@@ -144,10 +147,13 @@ class LanguageModel(Protocol):
 
 
 class TextToSpeech(Protocol):
-    name: str
-    sample_rate: int
+    @property
+    def name(self) -> str: ...
 
-    def synthesize(self, text: str, sample_rate: int | None = None) -> AsyncIterator[AudioChunk]:
+    @property
+    def sample_rate(self) -> int: ...
+
+    def synthesize(self, text: str, sample_rate: int | None = None) -> AsyncGenerator[AudioChunk, None]:
         """One chunk per sentence, at `sample_rate` if given (resampled on the engine's thread)."""
         ...
 

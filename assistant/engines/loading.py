@@ -15,7 +15,7 @@ from assistant.engines.vad import SileroVad, load_vad
 from assistant.errors import UserError
 
 
-async def load_engines(config: Config, on_ready: Callable[[EngineInfo], None] = lambda info: None) -> Engines:
+async def load_engines(config: Config, on_ready: Callable[[EngineInfo], object] = lambda info: None) -> Engines:
     """Load VAD, STT, LLM and TTS concurrently, each on a loader thread; reports each as it becomes ready."""
     loader = EngineThread("load-vad-stt")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +48,7 @@ class OnnxVoice:
     def __init__(self) -> None:
         self._thread = EngineThread(f"tts-{self.name.split()[0].lower()}")
 
-    async def synthesize(self, text: str, sample_rate: int | None = None) -> AsyncIterator[AudioChunk]:
+    async def synthesize(self, text: str, sample_rate: int | None = None) -> AsyncGenerator[AudioChunk, None]:
         rate = sample_rate or self.sample_rate
         token = StopToken()
         try:
@@ -90,7 +90,7 @@ class KokoroVoice(OnnxVoice):
         self.name = f"Kokoro {voice_path.stem}"
         super().__init__()
         self._session = onnx_session(model_path, config.threads)
-        self._tokenizer = Tokenizer(vocab=embedded_vocab(self._session) or None)
+        self._tokenizer = Tokenizer(vocab=embedded_vocab(self._session) or None)  # type: ignore[arg-type]
         self._dtypes = input_dtypes(self._session)
         self._tokens_input = "input_ids" if "input_ids" in self._dtypes else "tokens"
         self._style = np.fromfile(voice_path, dtype=np.float32).reshape(-1, 1, 256)  # one row per length

@@ -41,7 +41,11 @@ async def run_listen(config: Config, progress: Callable[[str], None] = print) ->
         keys = conversation.mode == Mode.PUSH_TO_TALK and sys.stdin.isatty()
         loop = asyncio.get_running_loop()
         if keys:
-            loop.add_reader(sys.stdin.fileno(), lambda: (sys.stdin.readline(), conversation.push_to_talk()))
+            def key_pressed() -> None:
+                sys.stdin.readline()
+                conversation.push_to_talk()
+
+            loop.add_reader(sys.stdin.fileno(), key_pressed)
             progress("push-to-talk: press Enter to start speaking, Enter again when you are done")
         else:
             progress("listening: just talk (Ctrl+C quits)")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,7 @@ async def run_duplex(config: Config, input_path: str | Path, output_path: str | 
                      metrics_path: str | Path | None = None, max_turns: int | None = None,
                      engines: Engines | None = None,
                      on_event: Callable[[ConversationEvent], None] | None = None,
-                     control: Callable[[Conversation], Awaitable[None]] | None = None) -> DuplexResult:
+                     control: Callable[[Conversation], Coroutine[Any, Any, None]] | None = None) -> DuplexResult:
     """Play `input_path` into the pipeline as the microphone and record the speaker into `output_path`.
 
     Ends once the input has been played and the assistant is idle again (or after `max_turns` answered turns).

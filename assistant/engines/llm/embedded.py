@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,7 +112,7 @@ class EmbeddedLlm:
         if errors:
             raise LlmError(f"llama.cpp failed to warm up {self.gguf.name}: {errors[0]}")
 
-    async def stream(self, messages: Messages) -> AsyncIterator[str]:
+    async def stream(self, messages: Messages) -> AsyncGenerator[str, None]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
         token = StopToken()

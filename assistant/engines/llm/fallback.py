@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Callable, Coroutine
+from typing import Any
 
 from assistant.core.ports import LanguageModel, LlmDeadlines, LlmError, Messages
 from assistant.engines.llm.ollama import OllamaUnreachable
 
 
 class FallbackLlm:
-    def __init__(self, primary: LanguageModel, load_fallback: Callable[[], Awaitable[LanguageModel]]) -> None:
+    def __init__(self, primary: LanguageModel,
+                 load_fallback: Callable[[], Coroutine[Any, Any, LanguageModel]]) -> None:
         self.primary = primary
         self._load_fallback = load_fallback
         self._loading: asyncio.Task[LanguageModel] | None = None  # set once Ollama stopped answering
@@ -41,7 +43,7 @@ class FallbackLlm:
     def deadlines(self) -> LlmDeadlines:
         return (self.fallback or self.primary).deadlines
 
-    async def stream(self, messages: Messages) -> AsyncIterator[str]:
+    async def stream(self, messages: Messages) -> AsyncGenerator[str, None]:
         if self._loading is not None:
             model = await self._fallback_model()
             async with contextlib.aclosing(model.stream(messages)) as deltas:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -101,7 +101,7 @@ class OllamaLlm:
         except (ConnectionError, httpx.HTTPError, ollama.ResponseError, ValueError) as error:
             raise self._error(error) from error
 
-    async def stream(self, messages: Messages) -> AsyncIterator[str]:
+    async def stream(self, messages: Messages) -> AsyncGenerator[str, None]:
         parts = await self._client.chat(
             model=self._ollama.model,
             messages=with_system_prompt(messages, self._config.system_prompt),
@@ -117,8 +117,9 @@ class OllamaLlm:
                     return
                 part = await self._next_part(parts)
         finally:
-            # Closes the HTTP response: Ollama sees the disconnect and stops generating.
-            await parts.aclose()
+            # Closes the HTTP response: Ollama sees the disconnect and stops generating. (The client's stream is an
+            # async generator, though it is typed as an iterator.)
+            await parts.aclose()  # type: ignore[attr-defined]
 
     async def close(self) -> None:
         await self._client.close()

@@ -55,7 +55,7 @@ class VoiceAssistantApp(App):
         # space is one key with two meanings; check_action shows the one that fits the mode
         Binding("space", "push_to_talk", "Talk / done"),
         Binding("space", "stop", "Stop speaking"),
-        Binding("m", "switch_mode", "Mode"),
+        Binding("m", "toggle_mode", "Mode"),
         Binding("t", "type", "Type"),
         Binding("ctrl+l", "clear", "Clear"),
         Binding("q", "quit", "Quit"),
@@ -160,7 +160,7 @@ class VoiceAssistantApp(App):
             return push_to_talk and (self.ready or None)
         if action == "stop":
             return not push_to_talk and (self.state == State.SPEAKING or None)
-        if action == "switch_mode":
+        if action == "toggle_mode":
             return self.ready or None
         return True
 
@@ -170,7 +170,7 @@ class VoiceAssistantApp(App):
     def action_stop(self) -> None:
         self.session.stop_speaking()
 
-    def action_switch_mode(self) -> None:
+    def action_toggle_mode(self) -> None:
         self.session.switch_mode()
 
     def action_type(self) -> None:
@@ -196,7 +196,7 @@ class VoiceAssistantApp(App):
         yield from super().get_system_commands(screen)
         yield SystemCommand("Push to talk", "Start your turn, or end it (push-to-talk mode)", self.action_push_to_talk)
         yield SystemCommand("Stop speaking", "Cut the assistant off while it talks", self.action_stop)
-        yield SystemCommand("Switch mode", "Between always-listening and push-to-talk", self.action_switch_mode)
+        yield SystemCommand("Switch mode", "Between always-listening and push-to-talk", self.action_toggle_mode)
         yield SystemCommand("Type a message", "Answered aloud, like a spoken one", self.action_type)
         yield SystemCommand("Clear the conversation", "Empty this pane and the assistant's memory",
                             self.action_clear)

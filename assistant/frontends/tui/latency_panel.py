@@ -68,7 +68,7 @@ class LatencyPanel(Widget):
             lines.append(Content.assemble(label.ljust(LABEL_WIDTH), " " * start, ("█" * (stop - start), colour),
                                           " " * (bar_width - stop), f"{offset:.0f}".rjust(VALUE_WIDTH)))
             previous = max(previous, offset)
-        summary = [("voice-to-voice ", "bold"), _ms(record.voice_to_voice_ms)]
+        summary: list[str | tuple[str, str]] = [("voice-to-voice ", "bold"), _ms(record.voice_to_voice_ms)]
         if record.barge_in_ms is not None:
             summary += [("   barge-in ", "bold"), _ms(record.barge_in_ms)]
         lines.append(Content.assemble(*summary))
