@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from assistant.audio import devices, pulse_route
+from assistant.audio import microphone, pulse_route
 from assistant.audio.microphone import MIC_GAP_S, DeviceMicrophone
 from assistant.audio.speaker import SPEAKER_BLOCK_S, SPEAKER_LATENCY_S, DeviceSpeaker
 from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE, AudioChunk
@@ -215,7 +215,7 @@ class _OverflowingStream:
 
 def test_input_overflow_is_counted_noticed_and_its_gap_kept_as_silence(monkeypatch):
     fake = SimpleNamespace(InputStream=_OverflowingStream, PortAudioError=RuntimeError)
-    monkeypatch.setattr(devices, "_sounddevice", lambda: fake)
+    monkeypatch.setattr(microphone, "sounddevice", lambda: fake)
     monkeypatch.setattr(pulse_route.shutil, "which", lambda name: None)  # no sound server to ask
 
     async def run():

@@ -269,3 +269,21 @@ def test_an_answer_started_early_stays_invisible_until_the_turn_ends(config, jfk
     shown = [i for i, e in enumerate(events) if isinstance(e, FinalTranscript | ReplyDelta)]
     assert len(shown) == 3 and min(shown) > thinking
     assert turn.times_ms["stt_final"] < turn.times_ms["llm_first_token"] < turn.times_ms["end_of_turn"]
+
+
+def test_audio_lost_during_a_turn_is_counted_in_its_record(config, questions, tmp_path):
+    wav, _ = questions(2)
+
+    async def lose_audio(conversation):  # as a busy machine would: input blocks lost while hearing, output late
+        while conversation.state != State.USER_SPEAKING:
+            await asyncio.sleep(0.01)
+        conversation.microphone.overflows += 3
+        while conversation.state != State.SPEAKING:
+            await asyncio.sleep(0.01)
+        conversation.speaker.underflows += 2
+
+    result, _ = converse(fast_config(config), wav, tmp_path, ScriptedStt(), ScriptedLlm([["One."], ["Two."]]),
+                         ScriptedTts(), control=lose_audio)
+    first, second = result.turns
+    assert (first.overflows, first.underflows) == (3, 2) and (second.overflows, second.underflows) == (0, 0)
+    assert first.to_json()["overflows"] == 3 and first.to_json()["underflows"] == 2

@@ -170,7 +170,7 @@ def test_barge_in_through_real_devices_cuts_the_speaker_fast(config, engines, qu
     loud_after = times[(np.abs(audio) > LOUD) & (times >= onset) & (times < onset + 0.8)]
     silent_after_ms = (loud_after[-1] - onset) * 1000 if loud_after.size else 0.0
     print(f"barge-in through devices: speaker silent {silent_after_ms:.0f} ms after the onset "
-          f"(last loud {(loud_before[-1] - onset) * 1000:.0f} ms before; pipeline {first['barge_in_ms']:.0f} ms)")
+          f"(last loud {(loud_before[-1] - onset) * 1000:.0f} ms before; pipeline {first.barge_in_ms:.0f} ms)")
     assert silent_after_ms <= 120
 
 

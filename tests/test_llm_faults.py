@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from assistant.core.conversation import SPOKEN_LLM_NOTICE
-from assistant.core.events import FinalTranscript, Notice, State, StateChanged
+from assistant.core.answer import SPOKEN_LLM_NOTICE
+from assistant.core.events import Notice, State, StateChanged
 from assistant.core.ports import LlmError
+from assistant.core.records import Stage
 from assistant.engines.llm.embedded import EmbeddedLlm
 from assistant.engines.llm.fallback import FallbackLlm
 from assistant.engines.llm.ollama import OllamaLlm
@@ -117,9 +118,12 @@ def timed(events: list) -> Callable:
     return lambda event: events.append((time.monotonic(), event))
 
 
-def seconds_to_notice(events: list, tts: RecordingTts, turn_index: int) -> float:
-    """From the failed turn's final transcript (the LLM request starts right after) to its spoken notice."""
-    final_at = [at for at, event in events if isinstance(event, FinalTranscript)][turn_index]
+def seconds_to_notice(result, tts: RecordingTts, turn_index: int) -> float:
+    """From the failed turn's final transcript (the LLM request starts right after) to its spoken notice.
+
+    The transcript's time is the turn record's, not its event's: with a speculative end of turn the event is held
+    until the end of the turn is confirmed, while the request goes out at once."""
+    final_at = result.ready_at + result.turns[turn_index].times_ms[Stage.STT_FINAL] / 1000
     return next(at for at, text in tts.asked if text == SPOKEN_LLM_NOTICE and at > final_at) - final_at
 
 
@@ -159,7 +163,7 @@ def test_an_ollama_fault_ends_one_turn_with_a_notice_and_the_next_turn_is_answer
     assert re.search(fault.notice, failed.notice), failed.notice
     assert notices == [failed.notice] and "\n" not in failed.notice
     # the spoken notice came within the configured timeout, and (for a timeout) not before it
-    took = seconds_to_notice(events, tts, failed_index)
+    took = seconds_to_notice(result, tts, failed_index)
     assert fault.timeout_s - 0.05 <= took <= fault.timeout_s + SLACK_S, f"notice after {took:.2f}s"
     # it was spoken, after whatever of the reply had been spoken already
     assert failed.times_ms.get("first_audio") is not None
@@ -201,7 +205,7 @@ def test_auto_hands_the_session_to_the_embedded_model_once_ollama_goes_away(conf
     assert llm_at_acts == [f"ollama {MODEL}"]  # nothing else loaded while Ollama answered
     assert second.outcome == "failed"
     assert second.notice == "Ollama stopped answering (connection refused): using the embedded model from now on"
-    assert seconds_to_notice(events, tts, 1) <= SLACK_S
+    assert seconds_to_notice(result, tts, 1) <= SLACK_S
     assert third.outcome == "replied" and third.reply.strip() and third.reply != GOOD_REPLY
     assert notices == [second.notice]  # said once, not again on the turn the embedded model answered
     assert llm.name.startswith("embedded SmolLM2")

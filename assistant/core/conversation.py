@@ -70,6 +70,7 @@ class Turn:
 
     draft: TurnDraft
     audio_start: int  # input-timeline sample of the first buffered sample of this utterance
+    lost_before: tuple[int, int]  # the microphone's overflows and the speaker's underflows when it began
     frames: list[np.ndarray] = field(default_factory=list)
     reply: Reply | None = None
 
@@ -217,12 +218,12 @@ class Conversation:
 
     def _begin_turn(self, number: int, onset: int) -> None:
         first = self._preroll[0].start if self._preroll else onset
-        turn = Turn(TurnDraft(number), audio_start=first, frames=[f.samples for f in self._preroll])
+        turn = Turn(TurnDraft(number), first, self._audio_lost(), frames=[f.samples for f in self._preroll])
         turn.draft.times_ms[Stage.SPEECH_START] = self._sample_ms(onset)
         self._turns[number] = turn
 
     def _begin_typed_turn(self, number: int, at: int, text: str) -> None:
-        turn = Turn(TurnDraft(number, transcript=text), audio_start=at)
+        turn = Turn(TurnDraft(number, transcript=text), at, self._audio_lost())
         turn.draft.times_ms[Stage.SPEECH_END] = turn.draft.times_ms[Stage.END_OF_TURN] = self._ms(time.monotonic())
         self._turns[number] = turn
         turn.reply = Reply(number, self._emit)
@@ -266,7 +267,12 @@ class Conversation:
 
     async def _answered(self, turn: Turn, work: Coroutine[Any, Any, None]) -> None:
         """Run a reply's work, then tell turn-taking that the answer is over (a cancelled one says nothing)."""
-        await work
+        try:
+            await work
+        except Exception as error:  # a bug must end the turn, never leave the session thinking for ever
+            log.exception("turn %d failed", turn.draft.turn)
+            turn.draft.outcome, turn.draft.notice = Outcome.FAILED, f"internal error: {error}"
+            self.notice(turn.draft.notice)
         self._carry_out(self.turn_taking.answer_finished(turn.draft.turn))
 
     def _playing(self, reply: Reply) -> None:
@@ -296,12 +302,17 @@ class Conversation:
         turn.draft.outcome = Outcome.INTERRUPTED
         self._emit(ReplyInterrupted("", 0.0))
 
+    def _audio_lost(self) -> tuple[int, int]:
+        return self.microphone.overflows, self.speaker.underflows
+
     def _finish(self, number: int) -> None:
         turn = self._turns.pop(number, None)
         if turn is None:
             return
         if turn.reply is not None and (first_played := turn.reply.first_played_at) is not None:
             turn.draft.times_ms[Stage.FIRST_AUDIO] = self._ms(first_played)
+        overflows, underflows = self._audio_lost()
+        turn.draft.overflows, turn.draft.underflows = overflows - turn.lost_before[0], underflows - turn.lost_before[1]
         record = turn.draft.freeze()
         self.records.append(record)
         self._emit(TurnFinished(record))

@@ -32,9 +32,11 @@ class Stage(StrEnum):
 
 
 # What happens after the user stops: the latency waterfall, in order.
-AFTER_SPEECH_END: tuple[Stage, ...] = tuple(Stage)[2:]
+AFTER_SPEECH_END = (Stage.END_OF_TURN, Stage.STT_FINAL, Stage.LLM_FIRST_TOKEN, Stage.FIRST_CHUNK,
+                    Stage.FIRST_TTS_CHUNK, Stage.FIRST_AUDIO)
 # What an answer started too early leaves behind, and dropping it takes back (the onset stays; no audio came).
-ANSWER_STAGES: tuple[Stage, ...] = tuple(Stage)[1:-1]
+ANSWER_STAGES = (Stage.SPEECH_END, Stage.END_OF_TURN, Stage.STT_FINAL, Stage.LLM_FIRST_TOKEN, Stage.FIRST_CHUNK,
+                 Stage.FIRST_TTS_CHUNK)
 
 
 class Outcome(StrEnum):
@@ -55,6 +57,8 @@ class TurnRecord:
     notice: str = ""
     times_ms: Mapping[Stage, float] = field(default_factory=lambda: MappingProxyType({}))
     barge_in_ms: float | None = None
+    overflows: int = 0  # microphone blocks lost during the turn (the machine was too busy to read them)
+    underflows: int = 0  # speaker blocks that came late during the turn (a gap in what the user heard)
 
     @property
     def voice_to_voice_ms(self) -> float | None:
@@ -71,7 +75,8 @@ class TurnRecord:
         return {"turn": self.turn, "transcript": self.transcript, "reply": self.reply, "outcome": str(self.outcome),
                 "interrupted": self.interrupted, "notice": self.notice,
                 "times_ms": {str(stage): _round(ms) for stage, ms in self.times_ms.items()},
-                "barge_in_ms": _round(self.barge_in_ms), "voice_to_voice_ms": _round(self.voice_to_voice_ms)}
+                "barge_in_ms": _round(self.barge_in_ms), "voice_to_voice_ms": _round(self.voice_to_voice_ms),
+                "overflows": self.overflows, "underflows": self.underflows}
 
 
 @dataclass
@@ -85,10 +90,13 @@ class TurnDraft:
     notice: str = ""
     times_ms: dict[Stage, float] = field(default_factory=dict)
     barge_in_ms: float | None = None
+    overflows: int = 0
+    underflows: int = 0
 
     def freeze(self) -> TurnRecord:
         return TurnRecord(self.turn, self.transcript, self.reply, self.outcome, self.outcome == Outcome.INTERRUPTED,
-                          self.notice, MappingProxyType(dict(self.times_ms)), self.barge_in_ms)
+                          self.notice, MappingProxyType(dict(self.times_ms)), self.barge_in_ms, self.overflows,
+                          self.underflows)
 
 
 def _round(value: float | None) -> float | None:
