@@ -11,7 +11,18 @@ import pytest
 
 from assistant.config import Config, ModelsConfig
 from assistant.engines.models import STAMP_NAME
-from tests.util import FIRST_QUESTION_S, QUESTION_GAP_S, REPO, SHARED_DATA
+from tests import repo_guard
+from tests.util import FIRST_QUESTION_S, QUESTION_GAP_S, REPO, TEST_DATA
+
+repo_guard.install()
+
+
+@pytest.fixture(autouse=True)
+def _reads_stay_in_the_repo():
+    """A test that opened a file beside the checkout fails: a fresh clone has nothing there."""
+    repo_guard.take_outside_reads()
+    yield
+    assert repo_guard.take_outside_reads() == [], "a test read a file outside the repository"
 
 
 @pytest.fixture(scope="session")
@@ -57,7 +68,7 @@ def questions(jfk, tmp_path):
 def jfk() -> np.ndarray:
     from assistant.audio.files import read_speech
 
-    return read_speech(SHARED_DATA / "jfk.flac")
+    return read_speech(TEST_DATA / "jfk.flac")
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ import pytest
 from assistant.engines import models
 from assistant.errors import ModelError
 from tests.test_cli import run_cli
-from tests.util import SHARED_DATA, flip_byte
+from tests.util import TEST_DATA, flip_byte
 
 WHISPER = models.get("tiny.en")
 
@@ -46,7 +46,7 @@ def test_a_corrupted_model_file_is_a_one_line_error_naming_it_and_the_fix(whispe
         assert path.stat().st_mtime_ns == before.st_mtime_ns and path.stat().st_size == before.st_size
     config = tmp_path / "config.toml"
     config.write_text(f'[models]\ndir = "{whisper_copy}"\n')
-    result = run_cli("--config", str(config), "transcribe", str(SHARED_DATA / "jfk.flac"))
+    result = run_cli("--config", str(config), "transcribe", str(TEST_DATA / "jfk.flac"))
     assert result.returncode == 2, result.stderr
     assert result.stderr == (f"voice-assistant: {path} is corrupt (sha256 mismatch): "
                              f"run `voice-assistant models pull {WHISPER.name}`\n")

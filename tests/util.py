@@ -7,7 +7,7 @@ from pathlib import Path
 from assistant.bench.wer import word_error_rate
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+TEST_DATA = REPO / "tests" / "data"  # every file a test reads is in the repository
 FIRST_QUESTION_S, QUESTION_GAP_S = 0.3, 7.7  # where the `questions` fixture puts its questions
 JFK_TEXT = ("And so my fellow Americans, ask not what your country can do for you, "
             "ask what you can do for your country.")
@@ -37,5 +37,5 @@ def isolated_config(tmp_path: Path, models_dir: Path = REPO / "models", **tables
     return path
 
 
-__all__ = ["FIRST_QUESTION_S", "JFK_TEXT", "QUESTION_GAP_S", "REPO", "SHARED_DATA", "flip_byte", "isolated_config",
+__all__ = ["FIRST_QUESTION_S", "JFK_TEXT", "QUESTION_GAP_S", "REPO", "TEST_DATA", "flip_byte", "isolated_config",
            "word_error_rate"]
