@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from assistant.engines import models
+from assistant.engines.models import verify
 from assistant.errors import ModelError
 from tests.test_cli import run_cli
 from tests.util import TEST_DATA, flip_byte
@@ -55,8 +56,8 @@ def test_a_corrupted_model_file_is_a_one_line_error_naming_it_and_the_fix(whispe
 
 def test_a_verified_file_is_not_hashed_again_until_it_changes(whisper_copy, monkeypatch):
     hashed: list[str] = []
-    real = models._sha256_file
-    monkeypatch.setattr(models, "_sha256_file", lambda path: hashed.append(Path(path).name) or real(path))
+    real = verify.sha256_file
+    monkeypatch.setattr(verify, "sha256_file", lambda path: hashed.append(Path(path).name) or real(path))
     models.require(WHISPER.name, whisper_copy)
     assert hashed == []  # the stamp answers: one stat() per file
     path = whisper_copy / WHISPER.folder / "model.bin"
