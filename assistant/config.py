@@ -17,6 +17,7 @@ from typing import Any
 
 from assistant.core.types import MODES
 from assistant.errors import ConfigError
+from assistant.paths import env_models_dir, resolve_models_dir
 
 
 def setting(default: Any, doc: str, *, min: float | None = None, max: float | None = None,
@@ -31,7 +32,8 @@ def section(cls: type, doc: str) -> Any:
 
 @dataclass(frozen=True)
 class ModelsConfig:
-    dir: str = setting("models", "where model files live; relative paths are relative to the working directory")
+    dir: str = setting("", "where model files live (\"\" = ~/.local/share/voice-assistant/models, or a clone's own "
+                           "models/ once it holds models); relative to the working directory")
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,7 @@ class Config:
 
     @property
     def models_dir(self) -> Path:
-        return Path(self.models.dir).expanduser()
+        return resolve_models_dir(self.models.dir)
 
 
 def user_config_path() -> Path:
@@ -167,7 +169,15 @@ def user_config_path() -> Path:
 
 
 def load_config(path: str | Path | None = None) -> Config:
-    """`--config PATH` if given, else the user's config file if it exists, else the packaged defaults."""
+    """`--config PATH` if given, else the user's config file if it exists, else the packaged defaults; then
+    $VOICE_ASSISTANT_MODELS_DIR over `[models] dir`."""
+    config = _read_config(path)
+    if override := env_models_dir():
+        config = dataclasses.replace(config, models=ModelsConfig(dir=override))
+    return config
+
+
+def _read_config(path: str | Path | None) -> Config:
     if path is None:
         candidate = user_config_path()
         if not candidate.is_file():

@@ -24,7 +24,7 @@ import pytest
 from assistant.engines import models
 from assistant.engines.models import ModelFile, ModelSpec, fetching, pulling, verify
 from assistant.errors import ModelError
-from tests.util import REPO, flip_byte
+from tests.util import MODELS_DIR, flip_byte
 
 # ------------------------------------------------------------------------------------------------
 # helpers
@@ -124,14 +124,14 @@ def register(monkeypatch) -> Callable[[ModelSpec], ModelSpec]:
 
 
 def test_status_verifies_the_real_files_once_then_trusts_the_stamp(tmp_path, hash_calls, capsys):
-    repo_models = REPO / "models"
+    repo_models = MODELS_DIR
     missing = [f"{s.folder}/{f.name}" for s in models.MODELS for f in s.files
                if not (repo_models / s.folder / f.name).is_file()]
-    assert not missing, f"repo models not pulled ({missing[0]} missing): run `voice-assistant models pull`"
-    for spec in models.MODELS:  # hard links: the files are only read, and the stamp is our own
+    assert not missing, f"models not pulled ({missing[0]} missing): run `voice-assistant models pull`"
+    for spec in models.MODELS:  # links (the files are only read) in a folder of our own: the stamp is ours
         (tmp_path / spec.folder).mkdir(exist_ok=True)
         for file in spec.files:
-            os.link(repo_models / spec.folder / file.name, tmp_path / spec.folder / file.name)
+            (tmp_path / spec.folder / file.name).symlink_to((repo_models / spec.folder / file.name).resolve())
 
     assert models.status(tmp_path, []) == 0
     all_files = [f for spec in models.MODELS for f in spec.files]
