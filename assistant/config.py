@@ -61,6 +61,8 @@ class OllamaConfig:
     host: str = setting("http://127.0.0.1:11434", "Ollama server URL")
     model: str = setting("llama3.2:1b", "Ollama model tag (`ollama pull <model>` first)")
     connect_timeout_s: float = setting(2.0, "seconds to wait for the server to accept the request", min=0.1, max=60)
+    load_timeout_s: float = setting(120.0, "seconds Ollama may take to load the model at start (a big model's first "
+                                    "load from disk)", min=1, max=3600)
 
 
 @dataclass(frozen=True)
