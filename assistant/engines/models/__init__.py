@@ -11,7 +11,8 @@ from assistant.engines.models.pulling import pull
 from assistant.engines.models.registry import MODELS, REGISTRY, get
 from assistant.engines.models.sources import HubSource, NpmSource, UrlSource, WheelPart, WheelSource
 from assistant.engines.models.spec import STAMP_NAME, ModelFile, ModelSpec, Source, SourceError
-from assistant.engines.models.store import require, status
+from assistant.engines.models.store import require, require_folder, status
 
 __all__ = ["MODELS", "REGISTRY", "STAMP_NAME", "FetchContext", "HubSource", "ModelFile", "ModelSpec", "NpmSource",
-           "Source", "SourceError", "UrlSource", "WheelPart", "WheelSource", "get", "pull", "require", "status"]
+           "Source", "SourceError", "UrlSource", "WheelPart", "WheelSource", "get", "pull", "require",
+           "require_folder", "status"]

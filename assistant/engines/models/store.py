@@ -9,17 +9,33 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from assistant.engines.models.registry import get, select
+from assistant.engines.models.registry import MODELS, get, select
 from assistant.engines.models.report import human
-from assistant.engines.models.spec import ModelFile
-from assistant.engines.models.verify import check
+from assistant.engines.models.spec import ModelFile, ModelSpec
+from assistant.engines.models.verify import check, sha256_file
 from assistant.errors import ModelError
 
 
 def require(name: str, models_dir: Path) -> Path:
     """The model's folder, once every file in it is present and verified; else a one-line ModelError."""
     spec = get(name)
-    folder = Path(models_dir) / spec.folder
+    return _verified(spec, Path(models_dir) / spec.folder)
+
+
+def require_folder(folder: Path, family: str, needs: Sequence[str]) -> Path:
+    """A model given as a folder path. A copy of a registry model of the `family` (its smallest file, hashed at
+    once, says which) is verified through the folder's stamp like any other; another model must hold `needs`."""
+    for spec in (spec for spec in MODELS if spec.folder.startswith(family)):
+        marker = min(spec.files, key=lambda file: file.size)
+        path = folder / marker.name
+        if path.is_file() and path.stat().st_size == marker.size and sha256_file(path) == marker.sha256:
+            return _verified(spec, folder)
+    if missing := [name for name in needs if not (folder / name).is_file()]:
+        raise ModelError(f"{folder / missing[0]} is missing: a model folder needs {', '.join(needs)}")
+    return folder
+
+
+def _verified(spec: ModelSpec, folder: Path) -> Path:
     for file, problem in check(spec, folder):
         if problem:
             path = folder / file.name
