@@ -63,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     _device_flags(listen)
 
     commands.add_parser("devices", help="list the sound devices")
+    commands.add_parser("doctor", help="check the setup: one screen to paste into an issue (exit 2 when it cannot run)")
     commands.add_parser("config", help="print the documented default config.toml")
     return parser
 
@@ -258,6 +259,12 @@ def _devices(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _doctor(args: argparse.Namespace, config: Config) -> int:
+    from assistant.doctor import run_doctor
+
+    return run_doctor(config, args.config)
+
+
 def _config(args: argparse.Namespace, config: Config) -> int:
     print(render_toml(config), end="")
     return 0
@@ -286,5 +293,6 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "demo": _demo,
     "listen": _listen,
     "devices": _devices,
+    "doctor": _doctor,
     "config": _config,
 }

@@ -77,18 +77,26 @@ class OllamaLlm:
         """None if Ollama answers (GET /api/tags) within the connect timeout and has the model, else why not."""
         host, model = self._ollama.host, self._ollama.model
         try:
-            async with asyncio.timeout(self._ollama.connect_timeout_s):
-                listing = await self._client.list()
-        except TimeoutError:
-            return f"Ollama did not answer at {host} within {self._ollama.connect_timeout_s:g}s"
-        except ollama.ResponseError as error:
-            return str(self._error(error))
-        except (ConnectionError, httpx.HTTPError, ValueError):
-            return f"Ollama is not answering at {host}"
-        names = {entry.model for entry in listing.models if entry.model}
+            names = set(await self.pulled())
+        except LlmError as error:
+            return str(error)
         if model in names or f"{model}:latest" in names:
             return None
         return f"Ollama at {host} has no model '{model}' (`ollama pull {model}`)"
+
+    async def pulled(self) -> list[str]:
+        """The models Ollama has (GET /api/tags, within the connect timeout); LlmError saying why not."""
+        host = self._ollama.host
+        try:
+            async with asyncio.timeout(self._ollama.connect_timeout_s):
+                listing = await self._client.list()
+        except TimeoutError:
+            raise LlmError(f"Ollama did not answer at {host} within {self._ollama.connect_timeout_s:g}s") from None
+        except ollama.ResponseError as error:
+            raise self._error(error) from None
+        except (ConnectionError, httpx.HTTPError, ValueError):
+            raise LlmError(f"Ollama is not answering at {host}") from None
+        return sorted(entry.model for entry in listing.models if entry.model)
 
     async def preload(self) -> None:
         """Have Ollama load the model now (a chat with no messages), so the first turn does not wait for it. A big
