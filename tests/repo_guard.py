@@ -9,19 +9,26 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
+import tempfile
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.util import MODELS_DIR, REPO
+
 _OUTSIDE_READS: list[str] = []
-# The interpreter's own files may sit anywhere (a venv next to the checkout is fine).
-_ALLOWED = tuple({os.path.abspath(p) + os.sep for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
+# Places outside the checkout a test may read, wherever the checkout is (in /tmp, or in $HOME beside ~/.local): the
+# interpreter's files (a venv beside the checkout is fine), temporary folders, and the pulled models.
+_ALLOWED = tuple({os.path.abspath(p) + os.sep for p in (REPO, sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                                         tempfile.gettempdir(), MODELS_DIR, MODELS_DIR.resolve())})
 
 
 def leaves_repo(path: str | os.PathLike) -> bool:
-    """Whether `path` (as given, symlinks not followed) is in a folder beside the checkout rather than in it."""
+    """Whether `path` (as given, symlinks not followed) is in a folder beside the checkout (`../shared/…`) rather
+    than in it or in an allowed place. Hidden folders beside it (`~/.cache`, `~/.config` for a clone in $HOME) are
+    the user's, not test data."""
     full = os.path.abspath(os.fsdecode(path)) + os.sep
-    return (full.startswith(str(REPO.parent) + os.sep) and not full.startswith(str(REPO) + os.sep)
-            and not full.startswith(_ALLOWED))
+    parent = str(REPO.parent).rstrip(os.sep) + os.sep
+    if not full.startswith(parent) or full.startswith(_ALLOWED):
+        return False
+    return not full[len(parent):].startswith(".")
 
 
 def _audit(event: str, args: tuple) -> None:

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from tests.repo_guard import REPO, leaves_repo, take_outside_reads
+from tests.repo_guard import leaves_repo, take_outside_reads
+from tests.util import REPO
 
 # A path built upward from the checkout: `REPO.parent`, `parents[2]`, "../" in a string literal.
 ESCAPE = re.compile(r"""REPO\.parent|\.parents\[[2-9]\]|["']\.\./""")
@@ -17,7 +18,8 @@ def test_a_read_beside_the_checkout_is_caught(tmp_path):
     assert leaves_repo(sibling)
     assert leaves_repo(str(REPO) + "-other/file")  # a sibling whose name starts like the checkout's
     assert not leaves_repo(REPO / "tests" / "data" / "jfk.flac")
-    assert not leaves_repo(tmp_path / "x")
+    assert not leaves_repo(tmp_path / "x")  # even when the checkout itself is in the temporary folder
+    assert not leaves_repo(REPO.parent / ".cache" / "huggingface")  # a clone in $HOME: the user's own folders
     with pytest.raises(OSError):
         open(sibling.with_name("no-such-file-for-the-guard"))  # noqa: SIM115 (the attempt is what counts)
     assert take_outside_reads() == [str(sibling.with_name("no-such-file-for-the-guard"))]
