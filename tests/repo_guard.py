@@ -14,21 +14,23 @@ import tempfile
 from tests.util import MODELS_DIR, REPO
 
 _OUTSIDE_READS: list[str] = []
-# Places outside the checkout a test may read, wherever the checkout is (in /tmp, or in $HOME beside ~/.local): the
-# interpreter's files (a venv beside the checkout is fine), temporary folders, and the pulled models.
+# Places outside the checkout a test may read, wherever the checkout is: the interpreter's files (a venv beside the
+# checkout is fine) and the pulled models.
 _ALLOWED = tuple({os.path.abspath(p) + os.sep for p in (REPO, sys.prefix, sys.base_prefix, sys.exec_prefix,
-                                                         tempfile.gettempdir(), MODELS_DIR, MODELS_DIR.resolve())})
+                                                         MODELS_DIR, MODELS_DIR.resolve())})
+# Beside a checkout in /tmp: pytest's and tempfile's folders. Beside one in $HOME: hidden ones (~/.cache, ~/.local).
+_OWN_PREFIXES = (".", "pytest-of-", tempfile.gettempprefix())
 
 
 def leaves_repo(path: str | os.PathLike) -> bool:
     """Whether `path` (as given, symlinks not followed) is in a folder beside the checkout (`../shared/…`) rather
     than in it or in an allowed place. Hidden folders beside it (`~/.cache`, `~/.config` for a clone in $HOME) are
-    the user's, not test data."""
+    the user's, and temporary folders are the tests' own."""
     full = os.path.abspath(os.fsdecode(path)) + os.sep
     parent = str(REPO.parent).rstrip(os.sep) + os.sep
     if not full.startswith(parent) or full.startswith(_ALLOWED):
         return False
-    return not full[len(parent):].startswith(".")
+    return not full[len(parent):].startswith(_OWN_PREFIXES)
 
 
 def _audit(event: str, args: tuple) -> None:

@@ -19,6 +19,7 @@ def test_a_read_beside_the_checkout_is_caught(tmp_path):
     assert leaves_repo(str(REPO) + "-other/file")  # a sibling whose name starts like the checkout's
     assert not leaves_repo(REPO / "tests" / "data" / "jfk.flac")
     assert not leaves_repo(tmp_path / "x")  # even when the checkout itself is in the temporary folder
+    assert not leaves_repo(REPO.parent / "tmpab12cd" / "x") and not leaves_repo(REPO.parent / "pytest-of-me" / "x")
     assert not leaves_repo(REPO.parent / ".cache" / "huggingface")  # a clone in $HOME: the user's own folders
     with pytest.raises(OSError):
         open(sibling.with_name("no-such-file-for-the-guard"))  # noqa: SIM115 (the attempt is what counts)
