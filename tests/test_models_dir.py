@@ -18,9 +18,10 @@ from tests.util import JFK_TEXT, MODELS_DIR, REPO, TEST_DATA, word_error_rate
 
 
 def cli(*args: str, env: dict | None = None, cwd: Path = REPO, timeout: float = 180) -> subprocess.CompletedProcess:
-    """The CLI as a user runs it: no terminal on stdin, the environment given."""
+    """The CLI as a user runs it: no terminal on stdin, the environment given (the models variable only if given)."""
+    full = {name: value for name, value in os.environ.items() if name != paths.MODELS_DIR_ENV}
     return subprocess.run([sys.executable, "-m", "assistant", *args], cwd=cwd, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})}, timeout=timeout)
+                          stdin=subprocess.DEVNULL, env={**full, **(env or {})}, timeout=timeout)
 
 
 def folders_listed(status_output: str) -> set[str]:
