@@ -17,7 +17,7 @@ from typing import Any
 
 from assistant.core.types import MODES
 from assistant.errors import ConfigError
-from assistant.paths import env_models_dir, resolve_models_dir
+from assistant.paths import resolve_models_dir
 
 
 def setting(default: Any, doc: str, *, min: float | None = None, max: float | None = None,
@@ -171,15 +171,7 @@ def user_config_path() -> Path:
 
 
 def load_config(path: str | Path | None = None) -> Config:
-    """`--config PATH` if given, else the user's config file if it exists, else the packaged defaults; then
-    $VOICE_ASSISTANT_MODELS_DIR over `[models] dir`."""
-    config = _read_config(path)
-    if override := env_models_dir():
-        config = dataclasses.replace(config, models=ModelsConfig(dir=override))
-    return config
-
-
-def _read_config(path: str | Path | None) -> Config:
+    """`--config PATH` if given, else the user's config file if it exists, else the packaged defaults."""
     if path is None:
         candidate = user_config_path()
         if not candidate.is_file():

@@ -1,6 +1,7 @@
-"""Where the model files live: `--models-dir`, then $VOICE_ASSISTANT_MODELS_DIR, then `[models] dir`, then a
-source checkout's own `models/` when it already holds models, then the user's data folder
-(`$XDG_DATA_HOME/voice-assistant/models`, `~/.local/share/…`; `~/Library/Application Support/…` on macOS)."""
+"""Where the model files live: `--models-dir`, then `[models] dir` in the config, then $VOICE_ASSISTANT_MODELS_DIR,
+then a source checkout's own `models/` when it already holds models, then the user's data folder
+(`$XDG_DATA_HOME/voice-assistant/models`, `~/.local/share/…`; `~/Library/Application Support/…` on macOS).
+The variable stands in for the default, so a config that names a folder keeps it."""
 
 from __future__ import annotations
 
@@ -32,9 +33,6 @@ def default_models_dir() -> Path:
 
 
 def resolve_models_dir(configured: str) -> Path:
-    """`[models] dir` as configured ("" = the default); a relative path is relative to the working directory."""
-    return Path(configured).expanduser() if configured else default_models_dir()
-
-
-def env_models_dir() -> str | None:
-    return os.environ.get(MODELS_DIR_ENV) or None
+    """`[models] dir` as configured ("" = the variable, else the default); relative to the working directory."""
+    chosen = configured or os.environ.get(MODELS_DIR_ENV)
+    return Path(chosen).expanduser() if chosen else default_models_dir()

@@ -51,12 +51,13 @@ def test_a_clone_keeps_its_filled_models_folder_wherever_it_runs_from(monkeypatc
     assert paths.resolve_models_dir("~/elsewhere") == Path.home() / "elsewhere"
 
 
-def test_flag_beats_environment_beats_config_file(tmp_path):
+def test_flag_beats_config_file_beats_environment_beats_default(tmp_path):
     config = tmp_path / "config.toml"
     config.write_text(f'[models]\ndir = "{tmp_path / "from-config"}"\n')
+    (tmp_path / "empty.toml").write_text("")
     env = {paths.MODELS_DIR_ENV: str(tmp_path / "from-env")}
-    runs = {"config": cli("--config", str(config), "models", "status", "silero-vad"),
-            "env": cli("--config", str(config), "models", "status", "silero-vad", env=env),
+    runs = {"config": cli("--config", str(config), "models", "status", "silero-vad", env=env),
+            "env": cli("--config", str(tmp_path / "empty.toml"), "models", "status", "silero-vad", env=env),
             "flag": cli("--config", str(config), "--models-dir", str(tmp_path / "from-flag"), "models", "status",
                         "silero-vad", env=env)}
     for source, run in runs.items():

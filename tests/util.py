@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from assistant.bench.wer import word_error_rate
-from assistant.paths import env_models_dir, resolve_models_dir
+from assistant.paths import resolve_models_dir
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "tests" / "data"  # every file a test reads is in the repository
 # Where the README's `voice-assistant models pull` put the models (the user's data folder, or a clone's models/).
-MODELS_DIR = resolve_models_dir(env_models_dir() or "")
+MODELS_DIR = resolve_models_dir("")
 FIRST_QUESTION_S, QUESTION_GAP_S = 0.3, 7.7  # where the `questions` fixture puts its questions
 JFK_TEXT = ("And so my fellow Americans, ask not what your country can do for you, "
             "ask what you can do for your country.")
