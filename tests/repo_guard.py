@@ -18,19 +18,22 @@ _OUTSIDE_READS: list[str] = []
 # checkout is fine) and the pulled models.
 _ALLOWED = tuple({os.path.abspath(p) + os.sep for p in (REPO, sys.prefix, sys.base_prefix, sys.exec_prefix,
                                                          MODELS_DIR, MODELS_DIR.resolve())})
-# Beside a checkout in /tmp: pytest's and tempfile's folders. Beside one in $HOME: hidden ones (~/.cache, ~/.local).
-_OWN_PREFIXES = (".", "pytest-of-", tempfile.gettempprefix())
+# What was beside the checkout before the tests ran (`../shared`); folders made since (temporary ones, when the
+# checkout is in /tmp) are the tests' own. Hidden ones beside a checkout in $HOME (~/.cache, ~/.local) are the user's.
+_BEFORE = {name for name in os.listdir(REPO.parent) if not name.startswith(".")} - {REPO.name}
+_OWN_PREFIXES = ("pytest-of-", tempfile.gettempprefix())
 
 
 def leaves_repo(path: str | os.PathLike) -> bool:
     """Whether `path` (as given, symlinks not followed) is in a folder beside the checkout (`../shared/…`) rather
     than in it or in an allowed place. Hidden folders beside it (`~/.cache`, `~/.config` for a clone in $HOME) are
-    the user's, and temporary folders are the tests' own."""
+    the user's, and folders made while the tests run are their own."""
     full = os.path.abspath(os.fsdecode(path)) + os.sep
     parent = str(REPO.parent).rstrip(os.sep) + os.sep
     if not full.startswith(parent) or full.startswith(_ALLOWED):
         return False
-    return not full[len(parent):].startswith(_OWN_PREFIXES)
+    first = full[len(parent):].split(os.sep, 1)[0]
+    return first in _BEFORE and not first.startswith(_OWN_PREFIXES)
 
 
 def _audit(event: str, args: tuple) -> None:

@@ -37,6 +37,7 @@ def test_the_default_is_the_data_folder_and_xdg_data_home_moves_it(monkeypatch, 
 
 
 def test_a_clone_keeps_its_filled_models_folder_wherever_it_runs_from(monkeypatch, tmp_path):
+    monkeypatch.delenv(paths.MODELS_DIR_ENV, raising=False)
     clone = tmp_path / "clone"
     (clone / "models").mkdir(parents=True)
     (clone / "models" / "README.md").write_text("what a fresh clone has")
@@ -49,6 +50,8 @@ def test_a_clone_keeps_its_filled_models_folder_wherever_it_runs_from(monkeypatc
     assert paths.default_models_dir() == clone / "models"
     assert paths.resolve_models_dir("") == clone / "models"
     assert paths.resolve_models_dir("~/elsewhere") == Path.home() / "elsewhere"
+    monkeypatch.setenv(paths.MODELS_DIR_ENV, str(tmp_path / "from-env"))
+    assert paths.resolve_models_dir("") == tmp_path / "from-env"  # the variable stands in for the default
 
 
 def test_flag_beats_config_file_beats_environment_beats_default(tmp_path):

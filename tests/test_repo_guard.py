@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from tests import repo_guard
 from tests.repo_guard import leaves_repo, take_outside_reads
 from tests.util import REPO
 
@@ -13,10 +14,12 @@ from tests.util import REPO
 ESCAPE = re.compile(r"""REPO\.parent|\.parents\[[2-9]\]|["']\.\./""")
 
 
-def test_a_read_beside_the_checkout_is_caught(tmp_path):
+def test_a_read_beside_the_checkout_is_caught(tmp_path, monkeypatch):
+    monkeypatch.setattr(repo_guard, "_BEFORE", repo_guard._BEFORE | {"shared", f"{REPO.name}-other"})
     sibling = REPO.parent / "shared" / "data" / "jfk.flac"
     assert leaves_repo(sibling)
     assert leaves_repo(str(REPO) + "-other/file")  # a sibling whose name starts like the checkout's
+    assert not leaves_repo(REPO.parent / "made-during-the-tests" / "x")
     assert not leaves_repo(REPO / "tests" / "data" / "jfk.flac")
     assert not leaves_repo(tmp_path / "x")  # even when the checkout itself is in the temporary folder
     assert not leaves_repo(REPO.parent / "tmpab12cd" / "x") and not leaves_repo(REPO.parent / "pytest-of-me" / "x")
