@@ -129,3 +129,12 @@ def test_yes_pulls_what_is_missing_with_per_file_lines_then_runs(without_silero)
     assert any(line.startswith("  silero_vad.onnx: verified (2.2 MiB from ") for line in lines[1:-1]), lines
     assert word_error_rate(JFK_TEXT, lines[-1]) <= 0.10
     assert models.require("silero-vad", without_silero)
+
+
+def test_on_a_terminal_a_yes_pulls_file_by_file_then_the_command_runs(without_silero):
+    status, shown = in_a_terminal(["--models-dir", str(without_silero), "transcribe", str(TEST_DATA / "jfk.flac")],
+                                  b"\n", timeout=300)  # Enter: the default answer is yes
+    assert status == 0, shown
+    assert "Models missing or damaged: silero-vad (2.2 MiB)." in shown
+    assert "silero_vad.onnx: verified (2.2 MiB from " in shown
+    assert "ask not what your country can do for you" in shown.lower()
