@@ -33,6 +33,20 @@ print(log.written)
     assert run.stdout == f"{len(SCRIBBLE) + 1}\n"
 
 
+def test_the_log_starts_over_once_it_is_big(tmp_path):
+    from assistant.frontends.tui.stderr_log import MAX_LOG_BYTES, stderr_to_log
+
+    log = tmp_path / "stderr.log"
+    log.write_bytes(b"x" * (MAX_LOG_BYTES + 1))
+    with stderr_to_log(log):
+        pass
+    assert log.stat().st_size == 0
+    log.write_bytes(b"kept\n")
+    with stderr_to_log(log):
+        pass
+    assert log.read_bytes() == b"kept\n"
+
+
 def test_the_tui_screen_stays_clean_while_a_library_writes_to_stderr(tmp_path):
     config = tmp_path / "config.toml"
     config.write_text(f'[models]\ndir = "{MODELS_DIR}"\n[conversation]\nmetrics_file = ""\n'

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+MAX_LOG_BYTES = 1 << 20
+
 
 def tui_log_path() -> Path:
     from platformdirs import user_log_path  # ~/.local/state/voice-assistant/log ($XDG_STATE_HOME honoured)
@@ -30,7 +32,9 @@ def stderr_to_log(path: Path) -> Iterator[StderrLog]:
     log = StderrLog(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        log_fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        # Each run appends; past MAX_LOG_BYTES the old chatter is dropped, so it never grows without end.
+        stale = path.is_file() and path.stat().st_size > MAX_LOG_BYTES
+        log_fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | (os.O_TRUNC if stale else 0), 0o644)
     except OSError:  # nowhere to put them: better scribbles than no TUI
         yield log
         return
