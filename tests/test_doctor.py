@@ -61,12 +61,13 @@ def test_missing_models_and_an_ollama_without_the_model_say_what_to_run_and_exit
                      config=f'[llm]\nbackend = "ollama"\n[llm.ollama]\nhost = "{ollama.host}"\n')
     assert run.returncode == 2, run.stdout + run.stderr
     screen = unwrapped(run.stdout)
-    assert f"PROBLEM: silero-vad is needed and {tmp_path / 'empty'}/silero-vad/silero_vad.onnx is missing" in screen
+    assert (f"PROBLEM: needed, not in {tmp_path / 'empty'}/: silero-vad, tiny.en, kokoro, kokoro-voices, "
+            "en_US-joe-medium") in screen  # (backend = "ollama": the embedded model is not needed)
     assert f"{ollama.host} answers; models pulled: qwen2.5:0.5b" in screen
     assert "PROBLEM: the configured model 'llama3.2:1b' is not pulled" in screen
     assert "speed      not measured: the engines need their models first" in screen
     verdict, fix = screen.splitlines()[-2:]
-    assert verdict.startswith("verdict    cannot run: silero-vad is needed and ") and "more above)" in verdict
+    assert verdict.startswith("verdict    cannot run: needed, not in ") and verdict.endswith("(+1 more above)")
     assert fix == "fix        voice-assistant models pull"
 
 

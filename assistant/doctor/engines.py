@@ -30,8 +30,11 @@ def check_models(report: Report, config: Config) -> bool:
                           + (f"; not there: {', '.join(s.name for s in MODELS if s.name not in verified)}"
                              if len(verified) < len(MODELS) else ""))
     found = problems(config)
+    if missing := [spec.name for spec, _, problem in found if problem == "missing"]:
+        report.problem("models", f"needed, not in {folder}/: {', '.join(missing)}", "voice-assistant models pull")
     for spec, path, problem in found:
-        report.problem("models", f"{spec.name} is needed and {path} is {problem}", "voice-assistant models pull")
+        if problem != "missing":
+            report.problem("models", f"{path} is {problem}", f"voice-assistant models pull {spec.name}")
     if not found:
         report.line("", f"needed by this config: {', '.join(needed(config))}: all verified")
     return not found
