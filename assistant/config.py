@@ -32,8 +32,8 @@ def section(cls: type, doc: str) -> Any:
 
 @dataclass(frozen=True)
 class ModelsConfig:
-    dir: str = setting("", "where model files live (\"\" = ~/.local/share/voice-assistant/models, or a clone's own "
-                           "models/ once it holds models); relative to the working directory")
+    dir: str = setting("", "where model files live (\"\" = $VOICE_ASSISTANT_MODELS_DIR, else a clone's filled "
+                           "models/, else ~/.local/share/voice-assistant/models); relative to the working directory")
 
 
 @dataclass(frozen=True)
