@@ -303,10 +303,10 @@ class _SteadyStream(_OverflowingStream):
     def _run(self) -> None:
         begin = time.monotonic()
         for block in range(94):
-            if not self.active:  # closed
-                return
             due = begin + block * FRAME_SAMPLES / SAMPLE_RATE
             time.sleep(max(0.0, due - time.monotonic()))
+            if not self.active:  # closed meanwhile: PortAudio calls no callback after that
+                return
             when = SimpleNamespace(currentTime=time.monotonic(), inputBufferAdcTime=due)
             self._callback(np.full((FRAME_SAMPLES, 1), 0.001 * (block + 1), np.float32), FRAME_SAMPLES, when,
                            SimpleNamespace(input_overflow=False))
