@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import sys
 from collections.abc import Callable
 
-from assistant.config import Config, load_config, render_toml
+from assistant.config import Config, ModelsConfig, load_config, render_toml
 from assistant.errors import UserError
+from assistant.preflight import check_arguments
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -17,6 +19,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH", help="config file (default: ~/.config/voice-assistant/config.toml)")
     parser.add_argument("--no-tui", action="store_true", help="talk in the plain terminal (same as `listen`)")
     parser.add_argument("--input", metavar="FILE.wav", help="TUI: use a WAV file as the microphone (demos, no mic)")
+    parser.add_argument("--models-dir", metavar="DIR", help="model files (default: ~/.local/share/voice-assistant/"
+                                                             "models; also $VOICE_ASSISTANT_MODELS_DIR)")
+    parser.add_argument("-y", "--yes", action="store_true", help="download missing models without asking")
     _device_flags(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -58,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     _device_flags(listen)
 
     commands.add_parser("devices", help="list the sound devices")
+    commands.add_parser("doctor", help="check the setup: one screen to paste into an issue (exit 2 when it cannot run)")
     commands.add_parser("config", help="print the documented default config.toml")
     return parser
 
@@ -69,8 +75,6 @@ def _device_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _with_device_flags(args: argparse.Namespace, config: Config) -> Config:
-    import dataclasses
-
     audio = config.audio
     if getattr(args, "input_device", None) is not None:
         audio = dataclasses.replace(audio, input_device=args.input_device)
@@ -90,6 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = _with_device_flags(args, load_config(args.config))
+        if args.models_dir is not None:
+            config = dataclasses.replace(config, models=ModelsConfig(dir=args.models_dir))
+        check_arguments(args)  # bad files first: a one-line error before models are offered or loaded
+        if args.command in _MODEL_PARTS:
+            from assistant.engines.models.ensure import ensure
+
+            ensure(_for_command(args, config), _MODEL_PARTS[args.command], assume_yes=args.yes)
         if args.command is None:
             return _listen(args, config) if args.no_tui else _tui(args, config)
         return _HANDLERS[args.command](args, config)
@@ -248,9 +259,28 @@ def _devices(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _doctor(args: argparse.Namespace, config: Config) -> int:
+    from assistant.doctor import run_doctor
+
+    return run_doctor(config, args.config)
+
+
 def _config(args: argparse.Namespace, config: Config) -> int:
     print(render_toml(config), end="")
     return 0
+
+
+# The engines each command loads, for the missing-models offer (None = the TUI).
+_ALL = ("vad", "stt", "llm", "tts")
+_MODEL_PARTS = {None: _ALL, "listen": _ALL, "demo": _ALL, "ask": _ALL, "converse": _ALL, "bench": _ALL,
+                "transcribe": ("vad", "stt"), "say": ("tts",)}
+
+
+def _for_command(args: argparse.Namespace, config: Config) -> Config:
+    """`say` speaks with Kokoro unless --engine says otherwise: only that engine's models are needed."""
+    if args.command != "say":
+        return config
+    return dataclasses.replace(config, tts=dataclasses.replace(config.tts, engine=args.engine or "kokoro"))
 
 
 _HANDLERS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
@@ -263,5 +293,6 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "demo": _demo,
     "listen": _listen,
     "devices": _devices,
+    "doctor": _doctor,
     "config": _config,
 }

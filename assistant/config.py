@@ -17,6 +17,7 @@ from typing import Any
 
 from assistant.core.types import MODES
 from assistant.errors import ConfigError
+from assistant.paths import resolve_models_dir
 
 
 def setting(default: Any, doc: str, *, min: float | None = None, max: float | None = None,
@@ -31,7 +32,8 @@ def section(cls: type, doc: str) -> Any:
 
 @dataclass(frozen=True)
 class ModelsConfig:
-    dir: str = setting("models", "where model files live; relative paths are relative to the working directory")
+    dir: str = setting("", "where model files live (\"\" = $VOICE_ASSISTANT_MODELS_DIR, else a clone's filled "
+                           "models/, else ~/.local/share/voice-assistant/models); relative to the working directory")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class OllamaConfig:
     host: str = setting("http://127.0.0.1:11434", "Ollama server URL")
     model: str = setting("llama3.2:1b", "Ollama model tag (`ollama pull <model>` first)")
     connect_timeout_s: float = setting(2.0, "seconds to wait for the server to accept the request", min=0.1, max=60)
+    load_timeout_s: float = setting(120.0, "seconds Ollama may take to load the model at start (a big model's first "
+                                    "load from disk)", min=1, max=3600)
 
 
 @dataclass(frozen=True)
@@ -158,7 +162,7 @@ class Config:
 
     @property
     def models_dir(self) -> Path:
-        return Path(self.models.dir).expanduser()
+        return resolve_models_dir(self.models.dir)
 
 
 def user_config_path() -> Path:

@@ -3,8 +3,8 @@
 
     python scripts/make-bench-fixtures.py      (needs `espeak-ng` on PATH and the Kokoro models in models/)
 
-Voices are never the assistant's own reply voice (af_heart): Kokoro's other voices and espeak-ng's. jfk.flac
-from ../shared/data is included as the one recorded human voice. Each utterance is written as 16 kHz FLAC,
+Voices are never the assistant's own reply voice (af_heart): Kokoro's other voices and espeak-ng's. tests/data/jfk.flac
+is included as the one recorded human voice. Each utterance is written as 16 kHz FLAC,
 and its true speech onset/offset (measured once on this clean audio) goes into manifest.json; the bench places
 utterances on a timeline itself, so every onset it measures from is known exactly.
 """
@@ -27,7 +27,7 @@ from assistant.engines.tts import load_kokoro
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "assistant" / "bench" / "fixtures"
-JFK = REPO.parent / "shared" / "data" / "jfk.flac"
+JFK = REPO / "tests" / "data" / "jfk.flac"
 JFK_TEXT = ("And so, my fellow Americans, ask not what your country can do for you, "
             "ask what you can do for your country.")
 JFK_SPEECH_END_S = 10.45  # measured once by ear and envelope: crowd noise follows the last word

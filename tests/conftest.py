@@ -1,4 +1,4 @@
-"""Shared fixtures: the real engines, loaded once per test session from the repo's models/ folder."""
+"""Shared fixtures: the real engines, loaded once per test session from the pulled models (tests.util.MODELS_DIR)."""
 
 from __future__ import annotations
 
@@ -11,22 +11,33 @@ import pytest
 
 from assistant.config import Config, ModelsConfig
 from assistant.engines.models import STAMP_NAME
-from tests.util import FIRST_QUESTION_S, QUESTION_GAP_S, REPO, SHARED_DATA
+from tests import repo_guard
+from tests.util import FIRST_QUESTION_S, MODELS_DIR, QUESTION_GAP_S, TEST_DATA
+
+repo_guard.install()
+
+
+@pytest.fixture(autouse=True)
+def _reads_stay_in_the_repo():
+    """A test that opened a file beside the checkout fails: a fresh clone has nothing there."""
+    repo_guard.take_outside_reads()
+    yield
+    assert repo_guard.take_outside_reads() == [], "a test read a file outside the repository"
 
 
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory) -> Path:
-    """The repo's models, linked file by file into a private folder (their stamps copied): verifying them writes
-    stamps there, never into models/, which other checkouts may share."""
+    """The pulled models, linked file by file into a private folder (their stamps copied): verifying them writes
+    stamps there, never into the models folder, which other checkouts may share."""
     root = tmp_path_factory.mktemp("models")
-    for folder in (REPO / "models").iterdir():
+    for folder in MODELS_DIR.iterdir():
         if folder.is_dir():
             (root / folder.name).mkdir()
-            for file in folder.resolve().iterdir():
+            for file in folder.iterdir():
                 if file.name == STAMP_NAME:
                     shutil.copy(file, root / folder.name / file.name)
                 elif file.is_file():
-                    (root / folder.name / file.name).symlink_to(file)
+                    (root / folder.name / file.name).symlink_to(file.resolve())
     return root
 
 
@@ -57,7 +68,7 @@ def questions(jfk, tmp_path):
 def jfk() -> np.ndarray:
     from assistant.audio.files import read_speech
 
-    return read_speech(SHARED_DATA / "jfk.flac")
+    return read_speech(TEST_DATA / "jfk.flac")
 
 
 @pytest.fixture(scope="session")

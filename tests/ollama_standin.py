@@ -55,6 +55,7 @@ class Script:
 @dataclass
 class _State:
     models: list[str]
+    load_delay_s: float = 0.0  # how long a (pre)load request takes: a big model read from disk
     default: Script = field(default_factory=Script)
     scripts: deque[Script] = field(default_factory=deque)
     by_question: list[Script] = field(default_factory=list)
@@ -130,6 +131,10 @@ class OllamaStandIn:
         get the same reply): the k-th script answers a request whose conversation holds k user messages."""
         with self._state.lock:
             self._state.by_question = list(scripts)
+
+    def load_takes(self, seconds: float) -> None:
+        """Make each (pre)load request take this long, as a big model's first load does."""
+        self._state.load_delay_s = seconds
 
     def pull(self, model: str) -> None:
         """Make `model` available, as `ollama pull` would."""
@@ -221,7 +226,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, {"error": f"model '{model}' not found"})
             return
         if not body.get("messages"):  # Ollama's way to (pre)load a model
-            self._send_json(200, self._final(model, "load", 0))
+            with contextlib.suppress(_ClientLeft, _Stopping):
+                self._wait(self.state.load_delay_s)
+                self._send_json(200, self._final(model, "load", 0))
             return
         with self.state.lock:
             self.state.requests.append(body)

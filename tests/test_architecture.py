@@ -26,9 +26,10 @@ def imports(path: Path, top_level_only: bool) -> set[str]:
     found: set[str] = set()
     for node in nodes:
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("assistant"):
-            found.add(node.module)
-            found.update(f"{node.module}.{alias.name}" for alias in node.names
-                         if (REPO / f"{node.module}.{alias.name}".replace(".", "/")).with_suffix(".py").exists())
+            submodules = {f"{node.module}.{alias.name}" for alias in node.names
+                          if (REPO / f"{node.module}.{alias.name}".replace(".", "/")).with_suffix(".py").exists()}
+            # `from package import submodule` imports the submodule; a name from the package imports the package
+            found.update(submodules if len(submodules) == len(node.names) else {node.module, *submodules})
         elif isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names if alias.name.startswith("assistant"))
     return found
@@ -39,7 +40,8 @@ def modules() -> dict[str, Path]:
 
 
 def test_no_import_cycle_among_the_modules():
-    graph = {name: imports(path, top_level_only=True) & modules().keys() for name, path in modules().items()}
+    graph = {name: (imports(path, top_level_only=True) & modules().keys()) - {name}
+             for name, path in modules().items()}
     visiting, done, cycles = set(), set(), []
 
     def visit(name: str, trail: list[str]) -> None:

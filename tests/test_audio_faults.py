@@ -15,7 +15,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from assistant.audio import microphone, pulse_route
+from assistant.audio import microphone as microphone_module
+from assistant.audio import pulse_route
 from assistant.audio.microphone import MIC_GAP_S, DeviceMicrophone
 from assistant.audio.speaker import SPEAKER_BLOCK_S, SPEAKER_LATENCY_S, DeviceSpeaker
 from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE, AudioChunk
@@ -215,7 +216,7 @@ class _OverflowingStream:
 
 def test_input_overflow_is_counted_noticed_and_its_gap_kept_as_silence(monkeypatch):
     fake = SimpleNamespace(InputStream=_OverflowingStream, PortAudioError=RuntimeError)
-    monkeypatch.setattr(microphone, "sounddevice", lambda: fake)
+    monkeypatch.setattr(microphone_module, "sounddevice", lambda: fake)
     monkeypatch.setattr(pulse_route.shutil, "which", lambda name: None)  # no sound server to ask
 
     async def run():
@@ -291,3 +292,49 @@ def test_no_sound_devices_at_all_is_one_line_and_exit_status_2(command, tmp_path
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1, result.stderr
     assert "no sound devices at all" in result.stderr and "PULSE_SERVER=unix:/nonexistent" in result.stderr
+
+
+class _SteadyStream(_OverflowingStream):
+    """A stand-in input stream: 32 ms blocks of a level that rises block by block, in real time, for 3 s."""
+
+    def _run(self) -> None:
+        begin = time.monotonic()
+        for block in range(94):
+            due = begin + block * FRAME_SAMPLES / SAMPLE_RATE
+            time.sleep(max(0.0, due - time.monotonic()))
+            if not self.active:  # closed meanwhile: PortAudio calls no callback after that
+                return
+            when = SimpleNamespace(currentTime=time.monotonic(), inputBufferAdcTime=due)
+            self._callback(np.full((FRAME_SAMPLES, 1), 0.001 * (block + 1), np.float32), FRAME_SAMPLES, when,
+                           SimpleNamespace(input_overflow=False))
+
+
+def test_a_reader_that_stops_reading_gets_a_bounded_queue_and_a_counted_notice(monkeypatch):
+    monkeypatch.setattr(microphone_module, "sounddevice", lambda: SimpleNamespace(InputStream=_SteadyStream,
+                                                                                  PortAudioError=RuntimeError))
+    monkeypatch.setattr(pulse_route.shutil, "which", lambda name: None)
+    monkeypatch.setattr(microphone_module, "MIC_QUEUE_BLOCKS", 10)
+
+    async def run():
+        microphone = DeviceMicrophone()
+        notices = []
+        microphone.notify = notices.append
+        frames = microphone.frames()
+        first = await frames.__anext__()
+        longest = 0
+        for _ in range(40):  # 2 s without reading: the loop runs, the reader does not
+            await asyncio.sleep(0.05)
+            longest = max(longest, microphone._queue.qsize())
+        rest = [await frames.__anext__() for _ in range(10)]
+        await frames.aclose()
+        return microphone, notices, longest, [first, *rest]
+
+    microphone, notices, longest, frames = asyncio.run(run())
+    assert longest == 10  # bounded, and full
+    assert 45 <= microphone.dropped <= 65  # ~2 s of 32 ms blocks, less the 10 kept
+    assert [n for n in notices if "audio dropped while the assistant was not reading it, blocks: 1 so far" in n]
+    # What was kept is the newest audio, in its place on the timeline: the dropped stretch became silence.
+    levels = [float(frame.samples.max()) for frame in frames]
+    starts = [frame.start for frame in frames]
+    assert starts == [i * FRAME_SAMPLES for i in range(len(starts))]
+    assert levels[0] == pytest.approx(0.001) and 0.0 in levels[1:]

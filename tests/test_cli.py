@@ -3,7 +3,7 @@ import sys
 
 import soundfile
 
-from tests.util import JFK_TEXT, REPO, SHARED_DATA, isolated_config, word_error_rate
+from tests.util import JFK_TEXT, REPO, TEST_DATA, isolated_config, word_error_rate
 
 
 def run_cli(*args, cwd=REPO, timeout=180):
@@ -12,7 +12,7 @@ def run_cli(*args, cwd=REPO, timeout=180):
 
 
 def test_transcribe_prints_the_transcript_of_a_flac_file():
-    result = run_cli("transcribe", str(SHARED_DATA / "jfk.flac"))
+    result = run_cli("transcribe", str(TEST_DATA / "jfk.flac"))
     assert result.returncode == 0, result.stderr
     assert word_error_rate(JFK_TEXT, result.stdout) <= 0.10
 
@@ -35,7 +35,7 @@ def test_nothing_to_say_is_a_one_line_error(tmp_path):
 def test_missing_models_name_the_command_to_run(tmp_path):
     config = tmp_path / "config.toml"
     config.write_text(f'[models]\ndir = "{tmp_path / "empty"}"\n')
-    result = run_cli("--config", str(config), "transcribe", str(SHARED_DATA / "jfk.flac"))
+    result = run_cli("--config", str(config), "transcribe", str(TEST_DATA / "jfk.flac"))
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "voice-assistant models pull" in result.stderr and result.stderr.count("\n") == 1
 

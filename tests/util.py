@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from assistant.bench.wer import word_error_rate
+from assistant.paths import resolve_models_dir
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+TEST_DATA = REPO / "tests" / "data"  # every file a test reads is in the repository
+# Where the README's `voice-assistant models pull` put the models (the user's data folder, or a clone's models/).
+MODELS_DIR = resolve_models_dir("")
 FIRST_QUESTION_S, QUESTION_GAP_S = 0.3, 7.7  # where the `questions` fixture puts its questions
 JFK_TEXT = ("And so my fellow Americans, ask not what your country can do for you, "
             "ask what you can do for your country.")
@@ -23,8 +26,8 @@ def flip_byte(path: Path, offset: int = 1000) -> None:
         f.write(bytes([byte[0] ^ 0xFF]))
 
 
-def isolated_config(tmp_path: Path, models_dir: Path = REPO / "models", **tables: str) -> Path:
-    """Config for a CLI run: the repo's models, metrics in tmp, the embedded LLM (no Ollama here).
+def isolated_config(tmp_path: Path, models_dir: Path = MODELS_DIR, **tables: str) -> Path:
+    """Config for a CLI run: the pulled models, metrics in tmp, the embedded LLM (no Ollama here).
 
     Each keyword adds lines to a table, e.g. `tts='engine = "piper"'` or `llm="max_tokens = 8"`.
     """
@@ -37,5 +40,5 @@ def isolated_config(tmp_path: Path, models_dir: Path = REPO / "models", **tables
     return path
 
 
-__all__ = ["FIRST_QUESTION_S", "JFK_TEXT", "QUESTION_GAP_S", "REPO", "SHARED_DATA", "flip_byte", "isolated_config",
-           "word_error_rate"]
+__all__ = ["FIRST_QUESTION_S", "JFK_TEXT", "MODELS_DIR", "QUESTION_GAP_S", "REPO", "TEST_DATA", "flip_byte",
+           "isolated_config", "word_error_rate"]

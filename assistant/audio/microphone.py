@@ -25,6 +25,7 @@ MIC_STALL_S = 1.0  # no audio for this long: the stream died, or stalled (a susp
 MIC_RETRY_S = 1.0  # a lost microphone is reopened this often
 MIC_GAP_S = 0.25  # a capture gap longer than this (lost blocks) is filled with silence, so sample times stay true
 ROUTE_CHECK_S = 1.0  # how soon the route watch subscribes again after the sound server went away
+MIC_QUEUE_BLOCKS = 125  # 4 s of unread blocks, then drop-oldest: a stuck reader never grows the queue without end
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +51,13 @@ class DeviceMicrophone:
         self.device = device
         self.notify: Callable[[str], None] = notify or log.warning
         self.overflows = 0  # blocks PortAudio reported as lost before we read them
+        self.dropped = 0  # blocks dropped because nothing read them in time (the queue is bounded)
         self.blocks = 0
         self.reopens = 0  # times the stream was lost and opened again
         self.opened_on: int | None = device  # the device the current stream is on (None: the system default)
         self.muted_by: str | None = None  # the monitor source PulseAudio moved the stream to
         self.started_at: float | None = None  # monotonic capture time of input sample 0
-        self._queue: asyncio.Queue[tuple[int, np.ndarray, float]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[int, np.ndarray, float]] = asyncio.Queue(MIC_QUEUE_BLOCKS)
         self._stream: Any = None
         self._generation = 0  # bumped on each reopen: blocks of a dropped stream are ignored
         self._resampler: Any = None
@@ -64,6 +66,8 @@ class DeviceMicrophone:
         self._control = ControlThread("mic-control")
         self._overflow_notices = LossNotices("microphone: audio lost to input overflow, blocks",
                                              lambda message: self.notify(message))
+        self._drop_notices = LossNotices("microphone: audio dropped while the assistant was not reading it, blocks",
+                                         lambda message: self.notify(message))
 
     def time_of(self, sample: int) -> float:
         assert self.started_at is not None, "the microphone has not started"
@@ -76,7 +80,7 @@ class DeviceMicrophone:
             if status.input_overflow:
                 self.overflows += 1
             captured = time.monotonic() - max(0.0, when.currentTime - when.inputBufferAdcTime)
-            loop.call_soon_threadsafe(self._queue.put_nowait, (generation, indata[:, 0].copy(), captured))
+            loop.call_soon_threadsafe(self._deliver, (generation, indata[:, 0].copy(), captured))
 
         for rate in (SAMPLE_RATE, None):  # 16 kHz if the device can, else its own rate
             try:
@@ -85,6 +89,14 @@ class DeviceMicrophone:
             except sd.PortAudioError as error:
                 failure = error
         raise UserError(f"cannot open the microphone: {failure} (hint: `voice-assistant devices`)")
+
+    def _deliver(self, item: tuple[int, np.ndarray, float]) -> None:
+        """On the loop: queue a block, dropping the oldest when full (the gap becomes silence, times stay true)."""
+        if self._queue.full():
+            self._queue.get_nowait()
+            self.dropped += 1
+            self._drop_notices.check(self.dropped)
+        self._queue.put_nowait(item)
 
     def _start(self, loop: asyncio.AbstractEventLoop, generation: int) -> _Opened:
         """Open and start a stream on the configured device, else (when reopening) on the default one.

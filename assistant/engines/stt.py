@@ -131,11 +131,11 @@ class WhisperStt:
 
 
 def resolve_whisper_dir(config: Config) -> Path:
-    from assistant.engines.models import require
+    from assistant.engines.models import require, require_folder
 
     candidate = Path(config.stt.model).expanduser()
-    if candidate.is_dir():
-        return candidate
+    if candidate.is_dir():  # a folder path: checked like a named model when it is a copy of one
+        return require_folder(candidate, "whisper-", ("model.bin", "config.json", "tokenizer.json"))
     return require(config.stt.model, config.models_dir)
 
 

@@ -177,6 +177,9 @@ def real_time_factor(voice: OnnxVoice, text: str = WARMUP_TEXT) -> float:
     return (time.perf_counter() - started) / max(len(audio) / voice.sample_rate, 1e-3)
 
 
+KOKORO_MAX_RTF = 1.0  # `auto` keeps Kokoro only below this real-time factor: slower, and replies would stutter
+
+
 def choose_tts(config: Config, engine: str | None = None) -> TtsChoice:
     """Blocking: load, warm up and pick the engine. `auto` keeps Kokoro only if it beats real time here."""
     engine = engine or config.tts.engine
@@ -188,7 +191,7 @@ def choose_tts(config: Config, engine: str | None = None) -> TtsChoice:
     rtf = real_time_factor(kokoro)
     if engine == "kokoro":
         return TtsChoice(kokoro, f"configured; real-time factor {rtf:.2f} here")
-    if rtf < 1.0:
+    if rtf < KOKORO_MAX_RTF:
         return TtsChoice(kokoro, f"it speaks faster than real time here (real-time factor {rtf:.2f})")
     kokoro.close()
     piper = load_piper(config)

@@ -25,7 +25,7 @@ from assistant.engines.stop_token import StopToken
 
 
 def resolve_gguf(config: Config) -> Path:
-    """The GGUF file for `[llm.embedded] model`: a path to a .gguf file, or a model name from `models.py`.
+    """The GGUF file for `[llm.embedded] model`: a path to a .gguf file, or a model name from the model registry.
 
     Blocking (the model store may verify checksums): call it from an engine thread.
     """

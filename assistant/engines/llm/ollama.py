@@ -72,32 +72,44 @@ class OllamaLlm:
             timeout=httpx.Timeout(None, connect=connect, write=connect, pool=connect),
             event_hooks={"request": [_trace_request]},
             trust_env=False,  # talk to the configured host itself, never to a proxy named in the environment
+            follow_redirects=False,  # nor to wherever a redirect points: a 3xx is an error naming the host
         )
 
     async def probe(self) -> str | None:
         """None if Ollama answers (GET /api/tags) within the connect timeout and has the model, else why not."""
         host, model = self._ollama.host, self._ollama.model
         try:
-            async with asyncio.timeout(self._ollama.connect_timeout_s):
-                listing = await self._client.list()
-        except TimeoutError:
-            return f"Ollama did not answer at {host} within {self._ollama.connect_timeout_s:g}s"
-        except (ConnectionError, httpx.HTTPError, ollama.ResponseError, ValueError):
-            return f"Ollama is not answering at {host}"
-        names = {entry.model for entry in listing.models if entry.model}
+            names = set(await self.pulled())
+        except LlmError as error:
+            return str(error)
         if model in names or f"{model}:latest" in names:
             return None
         return f"Ollama at {host} has no model '{model}' (`ollama pull {model}`)"
 
+    async def pulled(self) -> list[str]:
+        """The models Ollama has (GET /api/tags, within the connect timeout); LlmError saying why not."""
+        host = self._ollama.host
+        try:
+            async with asyncio.timeout(self._ollama.connect_timeout_s):
+                listing = await self._client.list()
+        except TimeoutError:
+            raise LlmError(f"Ollama did not answer at {host} within {self._ollama.connect_timeout_s:g}s") from None
+        except ollama.ResponseError as error:
+            raise self._error(error) from None
+        except (ConnectionError, httpx.HTTPError, ValueError):
+            raise LlmError(f"Ollama is not answering at {host}") from None
+        return sorted(entry.model for entry in listing.models if entry.model)
+
     async def preload(self) -> None:
-        """Have Ollama load the model now (a chat with no messages), so the first turn does not wait for it."""
-        limit = self._ollama.connect_timeout_s + self._config.first_token_timeout_s
+        """Have Ollama load the model now (a chat with no messages), so the first turn does not wait for it. A big
+        model's first load from disk takes long: it has its own deadline, not the first token's."""
+        limit = self._ollama.connect_timeout_s + self._ollama.load_timeout_s
         try:
             async with asyncio.timeout(limit):
                 await self._client.chat(model=self._ollama.model, messages=[], stream=False)
         except TimeoutError:
             raise LlmError(f"Ollama did not load model '{self._ollama.model}' within {limit:g}s "
-                           "(raise [llm] first_token_timeout_s)") from None
+                           "(raise [llm.ollama] load_timeout_s)") from None
         except (ConnectionError, httpx.HTTPError, ollama.ResponseError, ValueError) as error:
             raise self._error(error) from error
 
@@ -171,6 +183,9 @@ class OllamaLlm:
         not_running = (f"Ollama is not answering at {host}: start it with `ollama serve` "
                        "(or set [llm] backend = \"embedded\")")
         if isinstance(error, ollama.ResponseError):
+            if 300 <= error.status_code < 400:
+                return LlmError(f"Ollama at {host} answered with a redirect (HTTP {error.status_code}), not followed: "
+                                "set [llm.ollama] host to the server itself")
             if error.status_code == 404 and "model" in str(error.error).lower():
                 return LlmError(f"Ollama has no model '{model}': run `ollama pull {model}`")
             if error.status_code == -1:  # an {"error": ...} line in the stream

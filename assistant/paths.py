@@ -1,0 +1,38 @@
+"""Where the model files live: `--models-dir`, then `[models] dir` in the config, then $VOICE_ASSISTANT_MODELS_DIR,
+then a source checkout's own `models/` when it already holds models, then the user's data folder
+(`$XDG_DATA_HOME/voice-assistant/models`, `~/.local/share/…`; `~/Library/Application Support/…` on macOS).
+The variable stands in for the default, so a config that names a folder keeps it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+MODELS_DIR_ENV = "VOICE_ASSISTANT_MODELS_DIR"
+APP_NAME = "voice-assistant"
+_CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def user_models_dir() -> Path:
+    from platformdirs import user_data_path  # honours XDG_DATA_HOME; the platform's own folder elsewhere
+
+    return user_data_path(APP_NAME, appauthor=False) / "models"
+
+
+def checkout_models_dir() -> Path | None:
+    """A clone (an editable install) whose `models/` already holds model folders keeps using them, wherever the
+    command runs from; a wheel install has no pyproject.toml beside the package, so never matches."""
+    folder = _CHECKOUT / "models"
+    if not (_CHECKOUT / "pyproject.toml").is_file() or not folder.is_dir():
+        return None
+    return folder if any(child.is_dir() for child in folder.iterdir()) else None
+
+
+def default_models_dir() -> Path:
+    return checkout_models_dir() or user_models_dir()
+
+
+def resolve_models_dir(configured: str) -> Path:
+    """`[models] dir` as configured ("" = the variable, else the default); relative to the working directory."""
+    chosen = configured or os.environ.get(MODELS_DIR_ENV)
+    return Path(chosen).expanduser() if chosen else default_models_dir()
