@@ -34,3 +34,7 @@ class NoDeviceError(UserError):
 
 class NoMicrophoneError(UserError):
     """No capture device: the TUI says so and points at --input instead of failing on the first frame."""
+
+    def __init__(self, message: str, exit_code: int = UserError.exit_code) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code  # no sound devices at all is a setup error (2), like NoDeviceError

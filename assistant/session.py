@@ -17,7 +17,7 @@ from assistant.config import Config
 from assistant.core.conversation import Conversation
 from assistant.core.ports import EngineInfo, Engines, Microphone, Speaker
 from assistant.core.turn_log import TurnLog
-from assistant.errors import NoDeviceError, NoMicrophoneError, UserError
+from assistant.errors import NoMicrophoneError, UserError
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +106,8 @@ async def _open_microphone(config: Config, audio: AudioPlan, notify: Callable[[s
 
     try:
         device = await asyncio.to_thread(resolve_device, config.audio.input_device, "input")
-    except NoDeviceError:
-        raise  # no sound devices at all: the setup is wrong
     except UserError as error:
-        raise NoMicrophoneError(str(error)) from None
+        raise NoMicrophoneError(str(error), error.exit_code) from None
     return DeviceMicrophone(device, notify=notify)
 
 

@@ -287,3 +287,19 @@ def test_audio_lost_during_a_turn_is_counted_in_its_record(config, questions, tm
     first, second = result.turns
     assert (first.overflows, first.underflows) == (3, 2) and (second.overflows, second.underflows) == (0, 0)
     assert first.to_json()["overflows"] == 3 and first.to_json()["underflows"] == 2
+
+
+def test_a_reply_waiting_for_room_on_the_speaker_plays_nothing_once_cut_off(config, two_questions, tmp_path):
+    # The TTS feeder waits for room on the speaker. The cut drops the queued chunks, which wakes it at once: it must
+    # not slip its next chunk in before the cancellation reaches it.
+    wav, truth = two_questions
+    long_reply = [f"Sentence number {i} goes on for a while. " for i in range(12)]  # ~2.4 s of tone each
+    base = fast_config(config)
+    config = dataclasses.replace(base, conversation=dataclasses.replace(base.conversation, max_audio_ahead_s=0.5))
+    result, _ = converse(config, wav, tmp_path, ScriptedStt(), ScriptedLlm([long_reply, ["Ok."]]), ScriptedTts())
+    first, second = result.turns
+    assert first.outcome == "interrupted"
+    onset = truth[1][0]
+    sound = sound_times(tmp_path / "out.wav")
+    after_cut = sound[sound > onset + 0.15]
+    assert after_cut.size and after_cut[0] * 1000 >= second.times_ms["first_audio"] - 10, (after_cut[0], second)

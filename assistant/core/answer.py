@@ -169,7 +169,7 @@ class Answerer:
                         draft.times_ms.setdefault(Stage.FIRST_TTS_CHUNK, self._now_ms())
                         await reply.until_committed()
                         await reply.wait_while(lambda: self._speaker.queued_seconds > max_ahead)
-                        reply.queued(self._speaker.enqueue(chunk), spoken=not is_notice)
+                        reply.play(self._speaker, chunk, spoken=not is_notice)
                         self._on_playing(reply)
             except Exception as error:  # one unspeakable chunk must not end the reply
                 reply.emit(Notice(f"could not speak {text!r}: {why(error)}"))

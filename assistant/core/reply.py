@@ -3,7 +3,9 @@ holds until then, the chunks it queued, and what of it was heard.
 
 An answer may start before the end of the turn is confirmed (speculation). Until `commit()` it is invisible: every
 event it emits is held, it plays nothing (its speaking waits on the gate), and it has not touched the history.
-Everything a reply says goes through `emit`, so a reply dropped before its commit can never show anything.
+Everything a reply says goes through `emit`, and everything it plays through `play`, so a reply dropped before its
+commit can never show anything, and a cancelled one never shows or plays another thing: cancelling its task reaches
+its parts (the LLM reader, the TTS feeder) only at their next await, and one of them may be woken before that.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any
 
 from assistant.core.events import ConversationEvent
 from assistant.core.history import Message
-from assistant.core.ports import PlayingChunk
+from assistant.core.ports import PlayingChunk, Speaker
+from assistant.core.types import AudioChunk
 
 
 class Reply:
@@ -24,6 +27,7 @@ class Reply:
         self._emit = emit
         self._committed = asyncio.Event()
         self._held: list[ConversationEvent] = []
+        self._cancelled = False
         self.task: asyncio.Task[None] | None = None
         self.playing: list[PlayingChunk] = []  # everything queued for the speaker, in order
         self.spoken: list[PlayingChunk] = []  # the reply's own chunks (not spoken notices)
@@ -33,7 +37,8 @@ class Reply:
         self.task = asyncio.get_running_loop().create_task(work, name=f"turn-{self.turn}")
 
     def cancel(self) -> None:
-        """Stop its LLM and TTS work; whatever it held is never shown."""
+        """Stop its LLM and TTS work; whatever it held is never shown, and nothing more is shown or played."""
+        self._cancelled = True
         if self.task is not None:
             self.task.cancel()
         self._held.clear()
@@ -55,6 +60,8 @@ class Reply:
         await self._committed.wait()
 
     def emit(self, event: ConversationEvent) -> None:
+        if self._cancelled:
+            return
         if self.committed:
             self._emit(event)
         else:
@@ -62,8 +69,11 @@ class Reply:
 
     # ---- playback
 
-    def queued(self, playing: PlayingChunk, spoken: bool) -> None:
-        """A chunk of it went to the speaker (`spoken`: its own words, not a notice)."""
+    def play(self, speaker: Speaker, chunk: AudioChunk, spoken: bool) -> None:
+        """Queue a chunk of it on the speaker (`spoken`: its own words, not a notice) unless it was cancelled."""
+        if self._cancelled:
+            raise asyncio.CancelledError  # its task is being cancelled: this only comes a step sooner
+        playing = speaker.enqueue(chunk)
         self.playing.append(playing)
         if spoken:
             self.spoken.append(playing)
