@@ -80,7 +80,8 @@ class DeviceMicrophone:
             if status.input_overflow:
                 self.overflows += 1
             captured = time.monotonic() - max(0.0, when.currentTime - when.inputBufferAdcTime)
-            loop.call_soon_threadsafe(self._deliver, (generation, indata[:, 0].copy(), captured))
+            with contextlib.suppress(RuntimeError):  # the loop is gone: the stream's close is on its way
+                loop.call_soon_threadsafe(self._deliver, (generation, indata[:, 0].copy(), captured))
 
         for rate in (SAMPLE_RATE, None):  # 16 kHz if the device can, else its own rate
             try:
