@@ -88,10 +88,11 @@ async def open_session(config: Config, audio: AudioPlan | None = None, *, engine
             microphone.close()
         if speaker is not None:
             speaker.close()
-            from assistant.audio.wav import WavSpeaker
+            if audio.input_wav is not None:  # only then can it be a WAV speaker (and wav.py is loaded already)
+                from assistant.audio.wav import WavSpeaker
 
-            if isinstance(speaker, WavSpeaker):  # it writes its file last, once everything has played
-                await asyncio.to_thread(speaker.save)
+                if isinstance(speaker, WavSpeaker):  # it writes its file last, once everything has played
+                    await asyncio.to_thread(speaker.save)
         if own_engines and engines is not None:
             await engines.close()
 
