@@ -16,14 +16,24 @@ from __future__ import annotations
 
 import re
 
+from assistant.core.abbreviations import (
+    ABBREVIATIONS,
+    BANG_NAMES,
+    BEFORE_NUMBER,
+    MONTH_NAMES,
+    SENTENCE_STARTERS,
+    TITLES,
+)
 from assistant.core.speakable import speakable
 
-# Words that a "." does not end: titles and common abbreviations, compared lowercase without the dot.
-# "No." is one only before a number ("No. 5"): the answer "No. That is wrong." ends a sentence.
-_ABBREVIATIONS = frozenset({"dr", "mr", "mrs", "ms", "prof", "st", "sr", "jr", "vs", "etc", "approx"})
-_DOTTED = re.compile(r"(?:[a-z]\.)+[a-z]", re.IGNORECASE)  # e.g. i.e. a.m. p.m. U.S. (before the last dot)
-_CLOSERS = "\"')]}*_`”’»"  # may stand between a sentence's or clause's mark and the whitespace after it
-_OPENERS = "\"'([{*_`“‘«"
+_CLOSERS = "\"')]}*_`”’»」』）】》〉"  # may stand between a sentence's or clause's mark and what follows
+_OPENERS = "\"'([{*_`“‘«「『（【《〈"
+_SENTENCE_MARKS = "!?。！？؟।॥"  # "." and "…" are judged on their own
+_CLAUSE_MARKS = ",;:，；：、،؛"
+# Marks that end a token even with no whitespace after them: Chinese and Japanese have no spaces at all.
+_UNSPACED_MARKS = frozenset("。！？，；：、؟،؛।॥")
+_CJK_CHARS_PER_WORD = 2  # Chinese and Japanese have no spaces: count every two characters as one word
+_APOSTROPHE = re.compile("['’]")
 _DASHES = frozenset("-–—")  # a token of 1-3 of these, spaced, mid-line: a dash (at a line start: a list or rule)
 _FENCE_RUN = 3  # a run of this many backticks or more opens or closes a code fence, as in speakable()
 # Put in front of a chunk that starts mid-line: speakable() strips list markers, headings and quote marks at
@@ -33,8 +43,32 @@ _MID_LINE = "\ue000"
 
 # Where a token's mark puts it.
 _NONE, _CLAUSE, _SENTENCE, _WAIT = range(4)
+# What a word before "." is: a title ("Dr."), an abbreviation or initial ("etc.", "U.S.", "J."), or neither.
+_TITLE, _ABBREVIATION, _PLAIN = range(3)
 # Markdown link state, so that no cut falls inside "[text](url)" (speakable() needs it whole).
 _NO_LINK, _LINK_TEXT, _LINK_CLOSED, _LINK_URL = range(4)
+
+
+def _is_cjk(char: str) -> bool:
+    """A Chinese character or Japanese kana: a script written without spaces between words."""
+    return "\u3040" <= char <= "\u30ff" or "\u3400" <= char <= "\u4dbf" or "\u4e00" <= char <= "\u9fff"
+
+
+def _is_initialism(word: str) -> bool:
+    """A single letter (not the pronoun "I") or dotted letters: "J", "x", "U.S", "e.g", "z.B", "EE.UU"."""
+    if len(word) == 1:
+        return word.isalpha() and word != "I"
+    parts = word.split(".")
+    return len(parts) > 1 and all(0 < len(part) <= 3 and part.isalpha() for part in parts)
+
+
+def _word_kind(word: str) -> int:
+    lower = word.lower()
+    if lower in TITLES:
+        return _TITLE
+    if lower in ABBREVIATIONS or _is_initialism(word):
+        return _ABBREVIATION
+    return _PLAIN
 
 
 def _say(raw: str, at_line_start: bool) -> str:
@@ -53,9 +87,13 @@ class ClauseChunker:
       always cuts ("Sure." alone).
     - Later chunks: at sentence ends (`.` `!` `?` `…` followed by whitespace, or a newline); a sentence past
       `max_words` words is cut at its last clause boundary, or else at a word boundary.
-    - A "." does not end a sentence after an abbreviation (Dr. e.g. a.m. U.S. …), an initial ("J. R. R."),
-      a list number at a line start ("1."), or before a lowercase word ("..." mid-sentence, unknown
-      abbreviations); inside a number, version, URL or email it is not followed by whitespace anyway.
+    - Chinese, Japanese, Arabic and Hindi marks (`。！？，、` `؟،` `।`) need no whitespace after them; every
+      two Chinese or Japanese characters count as a word.
+    - A "." does not end a sentence after a title ("Dr.", "Gen."), a list number at a line start ("1."), or
+      before a lowercase word ("..." mid-sentence, unknown abbreviations); after an abbreviation or an
+      initial ("etc.", "U.S.", "J.") it ends one only before a word that typically opens a sentence ("It",
+      "Could" but not "Army"): see `abbreviations`. Inside a number, version, URL or email it is not
+      followed by whitespace anyway. "!" and "?" before a lowercase word go on (`asked "why?" and left`).
     - Chunks are `speakable()` text: markdown, URLs, code and emoji removed, whitespace normalized; a chunk
       with nothing speakable left is dropped.
 
@@ -105,6 +143,8 @@ class ClauseChunker:
         out: list[str] = []
         if len(self._ticks) < _FENCE_RUN:
             self._take(self._ticks, out)  # nothing if inside a fence
+        self._ended = True  # a decision that waited for the next word can now be made
+        self._advance(out)
         self._cut(len(self._pending), out)
         self._start_reply()
         return out
@@ -117,13 +157,15 @@ class ClauseChunker:
         self._in_fence = False
         self._first_done = False  # a chunk has been spoken: the first-chunk rules no longer apply
         self._at_line_start = True  # the pending text begins at a line start (the reply's start)
+        self._ended = False  # the stream has ended: no more text will come
         self._restart_scan(line_text=False)
 
     def _restart_scan(self, line_text: bool) -> None:
         """Scan state for `_pending` from its start (after a cut, the remainder is scanned again)."""
         self._scan = 0  # next index of `_pending` to look at
         self._token_start = -1  # start of the token being read, -1 between tokens
-        self._token_alnum = False  # the token has a letter or digit: it counts as a word
+        self._token_alnum = False  # the token has a letter or digit (not CJK): it counts as a word
+        self._token_cjk = 0  # CJK characters in the token: every _CJK_CHARS_PER_WORD count as a word
         self._words = 0  # words complete before the token being read
         self._line_text = line_text  # the current line has text before the token being read
         self._link = _NO_LINK
@@ -149,6 +191,12 @@ class ClauseChunker:
         while k < len(self._pending):
             char = self._pending[k]
             if not char.isspace():
+                if self._token_start >= 0 and self._ends_unspaced(k):
+                    cut = self._end_token(k)
+                    if cut:
+                        self._cut(cut, out)
+                        k = 0
+                        continue
                 self._read(char, k)
                 k += 1
                 continue
@@ -175,7 +223,10 @@ class ClauseChunker:
         if self._token_start < 0:
             self._token_start = k
             self._token_alnum = False
-        if char.isalnum():
+            self._token_cjk = 0
+        if _is_cjk(char):
+            self._token_cjk += 1
+        elif char.isalnum():
             self._token_alnum = True
         self._has_text = True
         if self._link == _LINK_CLOSED:
@@ -187,6 +238,13 @@ class ClauseChunker:
         elif self._link == _LINK_URL and char == ")":
             self._link = _NO_LINK
 
+    def _ends_unspaced(self, k: int) -> bool:
+        """The token before `k` ends in a mark that needs no whitespace after it ("好。" before "我")."""
+        if self._pending[k] in _CLOSERS or self._pending[k] in _UNSPACED_MARKS:
+            return False  # the mark's closing quote or a run of marks ("？！") still belongs to the token
+        core = self._pending[self._token_start:k].rstrip(_CLOSERS)
+        return bool(core) and core[-1] in _UNSPACED_MARKS
+
     # -- decisions -----------------------------------------------------------------------------------------
 
     def _end_token(self, k: int) -> int | None:
@@ -195,7 +253,7 @@ class ClauseChunker:
         kind = _NONE if in_link else self._judge(self._pending[self._token_start:k], k)
         if kind == _WAIT:
             return None
-        words = self._words + self._token_alnum
+        words = self._words + self._token_alnum + -(-self._token_cjk // _CJK_CHARS_PER_WORD)
         if kind == _SENTENCE:
             return k
         if kind == _CLAUSE:
@@ -216,16 +274,17 @@ class ClauseChunker:
         return 0
 
     def _judge(self, token: str, k: int) -> int:
-        """What the mark ending `token` (followed by whitespace at `k`) makes of it."""
+        """What the mark ending `token` (followed by whitespace, or any text after an unspaced mark, at `k`)
+        makes of it."""
         if len(token) <= 3 and all(c in _DASHES for c in token):
             return _CLAUSE if self._line_text else _NONE
         core = token.rstrip(_CLOSERS)
         if not core:
             return _NONE
         mark = core[-1]
-        if mark in "!?":
-            return _SENTENCE
-        if mark in ",;:":
+        if mark in _SENTENCE_MARKS:
+            return self._judge_exclamation(core, k) if mark in "!?" else _SENTENCE
+        if mark in _CLAUSE_MARKS:
             return _CLAUSE
         if mark == "…" or core.endswith(".."):
             following = self._peek(k)
@@ -234,17 +293,67 @@ class ClauseChunker:
             return _CLAUSE if following.islower() else _SENTENCE  # "Well... maybe" goes on
         if mark != ".":
             return _NONE
-        word = core[:-1].strip(_OPENERS + _CLOSERS)
-        if word.lower() in _ABBREVIATIONS or _DOTTED.fullmatch(word) or (len(word) == 1 and word.isalpha()):
-            return _NONE
+        return self._judge_period(core[:-1].strip(_OPENERS + _CLOSERS), k)
+
+    def _judge_exclamation(self, core: str, k: int) -> int:
+        """ "!" or "?": a sentence end, unless a lowercase word follows (`asked "why?" and left`) or it is
+        part of a name ("Yahoo! Finance")."""
+        following = self._peek(k)
+        if following is None:
+            return _WAIT
+        if following.islower():
+            return _CLAUSE
+        if core[:-1].strip(_OPENERS).lower() in BANG_NAMES and following.isalpha():
+            return self._sentence_if_opener_follows(k)
+        return _SENTENCE
+
+    def _judge_period(self, word: str, k: int) -> int:
+        """ "." after `word`: a sentence end unless the word is an abbreviation, an initial or a list number,
+        or the next word does not open a sentence."""
         if word.isdigit() and not self._line_text:
             return _NONE  # "1." opening a numbered list item
         following = self._peek(k)
         if following is None:
             return _WAIT
-        if following.islower() or (following.isdigit() and word.lower() == "no"):
+        if following.islower():
+            return _NONE  # "..." mid-sentence, unknown abbreviations: "see fig. three"
+        kind = _word_kind(word)
+        if following.isdigit():  # "No. 5", "Jan. 3", "ca. 10" go on; "It costs 3. 5 came." ends
+            return _NONE if kind != _PLAIN or word.lower() in BEFORE_NUMBER else _SENTENCE
+        if kind == _TITLE:
             return _NONE
+        if not following.isalpha():
+            return _SENTENCE
+        if kind == _ABBREVIATION:  # "the U.S. Army" goes on, "…to the U.S. Could you…" ends
+            return self._sentence_if_opener_follows(k)
+        if word.isdigit():  # a German date: "am 3. Mai"
+            following_word = self._next_word(k)
+            return _WAIT if following_word is None else _NONE if following_word.lower() in MONTH_NAMES \
+                else _SENTENCE
         return _SENTENCE
+
+    def _sentence_if_opener_follows(self, k: int) -> int:
+        """After an abbreviation or initial: a sentence end only before a word that typically opens one."""
+        following_word = self._next_word(k)
+        if following_word is None:
+            return _WAIT
+        if following_word.endswith("."):
+            return _NONE  # another initial: "J. A. Smith"
+        return _SENTENCE if _APOSTROPHE.split(following_word)[0].lower() in SENTENCE_STARTERS else _NONE
+
+    def _next_word(self, k: int) -> str | None:
+        """The letters of the word after the spaces from `k` on (with its "." if it is a single letter),
+        None if its end has not been received yet."""
+        text = self._pending
+        start = k
+        while start < len(text) and text[start].isspace():
+            start += 1
+        end = start
+        while end < len(text) and (text[end].isalpha() or text[end] in "'’"):
+            end += 1
+        if end == len(text) and not self._ended:
+            return None
+        return text[start:end] + ("." if end - start == 1 and text[end:end + 1] == "." else "")
 
     def _peek(self, k: int) -> str | None:
         """The first character from `k` on that is not a space ("\\n" counts), None if not received yet."""
