@@ -19,6 +19,7 @@ import onnxruntime as ort
 from assistant.audio.files import resample
 from assistant.config import Config, KokoroConfig, PiperConfig
 from assistant.core.speakable import speakable
+from assistant.core.spoken_forms import spoken
 from assistant.core.types import AudioChunk
 from assistant.core.worker_thread import EngineThread
 from assistant.engines.stop_token import StopToken
@@ -40,7 +41,10 @@ def onnx_session(path: Path, threads: int) -> ort.InferenceSession:
 
 
 class OnnxVoice:
-    """Shared streaming: speakable text → sentences → one audio chunk per sentence, on the engine's thread."""
+    """Shared streaming: speakable text → sentences → one audio chunk per sentence, on the engine's thread.
+
+    Each sentence is synthesized in its `spoken()` form ("$20" as "20 dollars"); its chunk carries it as written.
+    """
 
     name: str
     sample_rate: int
@@ -62,7 +66,7 @@ class OnnxVoice:
             token.stop()  # a cancelled or abandoned utterance stops its running inference too
 
     def _render_sentence(self, sentence: str, run_options: ort.RunOptions, rate: int) -> np.ndarray:
-        samples = self._render(sentence, run_options)
+        samples = self._render(spoken(sentence), run_options)
         if not samples.size:
             return samples
         pause = SENTENCE_PAUSE_S if sentence.rstrip()[-1:] in ".!?" else CLAUSE_PAUSE_S
@@ -71,7 +75,7 @@ class OnnxVoice:
 
     def render_blocking(self, text: str) -> np.ndarray:
         """All of `text` in one array, on the caller's thread (warm-up and measurement)."""
-        return self._render(speakable(text), ort.RunOptions())
+        return self._render(spoken(speakable(text)), ort.RunOptions())
 
     def _render(self, text: str, run_options: ort.RunOptions) -> np.ndarray:
         raise NotImplementedError
