@@ -48,6 +48,7 @@ def sentences_after_ok(text: str) -> list[str]:
     "Das Formular Nr. 4 kam am 3. Mai an.",
     "M. Leroy et Mme. Petit vont à la gare.",
     "El Sr. Ruiz y la Sra. Vega llegaron tarde.",
+    "Bring pens, paper, etc. (but no ink) and the U.S. \"flag\" too.",
 ])
 def test_abbreviations_and_titles_do_not_end_a_sentence(sentence):
     assert sentences_after_ok(sentence + " Fine.") == [sentence, "Fine."]

@@ -322,8 +322,8 @@ class ClauseChunker:
             return _NONE if kind != _PLAIN or word.lower() in BEFORE_NUMBER else _SENTENCE
         if kind == _TITLE:
             return _NONE
-        if not following.isalpha():
-            return _SENTENCE
+        if not following.isalpha():  # a bracket, a quote: "etc. (see below)" goes on, "done. (Later…)" ends
+            return _SENTENCE if kind == _PLAIN else _NONE
         if kind == _ABBREVIATION:  # "the U.S. Army" goes on, "…to the U.S. Could you…" ends
             return self._sentence_if_opener_follows(k)
         if word.isdigit():  # a German date: "am 3. Mai"
