@@ -8,6 +8,7 @@ import dataclasses
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from assistant.config import Config, ModelsConfig, load_config, render_toml
 from assistant.errors import UserError
@@ -48,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     converse.add_argument("--output", required=True, metavar="OUT.wav", help="what the speaker plays, aligned to IN")
     converse.add_argument("--metrics", metavar="FILE", help="append per-turn JSON lines here")
     converse.add_argument("--json", action="store_true", help="print a JSON summary")
+    converse.add_argument("--echo-ir", metavar="IR.wav", help="simulate a laptop's echo: what the speaker plays "
+                          "reaches the microphone through this impulse response")
+    converse.add_argument("--echo-gain-db", type=float, default=0.0, metavar="G",
+                          help="the echo's direct path relative to what is played (default 0 dB)")
+    converse.add_argument("--echo-delay-ms", type=float, default=0.0, metavar="D",
+                          help="extra delay of the echo, on top of the response's own onset (default 0)")
 
     ask = commands.add_parser("ask", help="one spoken question from a WAV file; prints transcript, reply, latency")
     ask.add_argument("input", metavar="IN.wav")
@@ -198,9 +205,11 @@ def _bench(args: argparse.Namespace, config: Config) -> int:
 
 
 def _converse(args: argparse.Namespace, config: Config) -> int:
+    from assistant.audio.echo_path import EchoSimulation
     from assistant.frontends.duplex import run_duplex
 
-    result = asyncio.run(run_duplex(config, args.input, args.output, args.metrics))
+    echo = EchoSimulation(Path(args.echo_ir), args.echo_gain_db, args.echo_delay_ms) if args.echo_ir else None
+    result = asyncio.run(run_duplex(config, args.input, args.output, args.metrics, echo=echo))
     _print_duplex(result, args.json)
     return 0
 

@@ -119,6 +119,8 @@ class AudioConfig:
     output_sample_rate: int = setting(24000, "speaker sample rate; TTS audio is resampled to it", min=8000, max=192000)
     mode: str = setting("always-listening", "always-listening (the VAD takes turns) or push-to-talk",
                         choices=MODES)
+    echo_cancellation: bool = setting(True, "take the assistant's own voice out of the microphone (WebRTC AEC3), "
+                                      "so it can listen on laptop speakers; false with headphones")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ _OUTPUTS = (("say", "output", "--output", False), ("demo", "output", "--output",
             ("converse", "metrics", "--metrics", True), ("ask", "metrics", "--metrics", True),
             ("bench", "json", "--json", False))
 # (command, attribute): the audio files each command reads (None = the TUI's --input).
-_INPUTS = ((None, "input"), ("transcribe", "file"), ("converse", "input"), ("ask", "input"))
+_INPUTS = ((None, "input"), ("transcribe", "file"), ("converse", "input"), ("converse", "echo_ir"), ("ask", "input"))
 
 
 def check_arguments(args: argparse.Namespace) -> None:

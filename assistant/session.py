@@ -12,12 +12,17 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from assistant.audio.played_audio import PlayedAudio
 from assistant.config import Config
 from assistant.core.conversation import Conversation
 from assistant.core.ports import EngineInfo, Engines, Microphone, Speaker
 from assistant.core.turn_log import TurnLog
 from assistant.errors import NoMicrophoneError, UserError
+
+if TYPE_CHECKING:
+    from assistant.audio.echo_path import EchoSimulation
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +36,15 @@ class AudioPlan:
     input_wav: Path | None = None  # a WAV file as the microphone, played in real time
     output_wav: Path | None = None  # with `input_wav`: record what the speaker plays, sample-aligned with it
     device_speaker: bool = False  # with `input_wav`: play through the configured speaker if there is one
+    echo: EchoSimulation | None = None  # with `input_wav`: what the speaker plays reaches the microphone this way
 
 
 @dataclass
 class Session:
     config: Config
     engines: Engines
-    microphone: Microphone
+    microphone: Microphone  # what the conversation hears: the capture, echo removed if echo cancellation is on
+    capture: Microphone  # the capture itself: the microphone device, or the WAV file
     speaker: Speaker
     conversation: Conversation
 
@@ -64,28 +71,34 @@ async def open_session(config: Config, audio: AudioPlan | None = None, *, engine
     `metrics_path` overrides `[conversation] metrics_file` ("" = no turn log)."""
     audio = audio or AudioPlan()
     relay = _NoticeRelay()
+    capture: Microphone | None = None
     microphone: Microphone | None = None
     speaker: Speaker | None = None
     conversation: Conversation | None = None
     own_engines = engines is None
+    # what the speaker plays, for the echo canceller's reference and for a simulated echo path
+    played = PlayedAudio() if config.audio.echo_cancellation or audio.echo else None
     try:
-        microphone = await _open_microphone(config, audio, relay)
+        capture = microphone = await _open_microphone(config, audio, relay, played)
+        if config.audio.echo_cancellation:
+            assert played is not None
+            microphone = _echo_cancelled(capture, played)
         if engines is None:
             if load_engines is None:
                 from assistant.engines import loading  # heavy: the engines' libraries
 
                 load_engines = loading.load_engines
             engines = await load_engines(config, on_engine_ready)
-        speaker = await _open_speaker(config, audio, microphone, relay)
+        speaker = await _open_speaker(config, audio, capture, relay, played)
         log_path = config.conversation.metrics_file if metrics_path is None else metrics_path
         conversation = Conversation(config, engines, microphone, speaker, TurnLog(log_path or None))
         relay.conversation = conversation
-        yield Session(config, engines, microphone, speaker, conversation)
+        yield Session(config, engines, microphone, capture, speaker, conversation)
     finally:
         if conversation is not None:
             await conversation.close()
         if microphone is not None:
-            microphone.close()
+            microphone.close()  # the echo-cancelled one closes its capture too
         if speaker is not None:
             speaker.close()
             if audio.input_wav is not None:  # only then can it be a WAV speaker (and wav.py is loaded already)
@@ -97,11 +110,24 @@ async def open_session(config: Config, audio: AudioPlan | None = None, *, engine
             await engines.close()
 
 
-async def _open_microphone(config: Config, audio: AudioPlan, notify: Callable[[str], None]) -> Microphone:
+def _echo_cancelled(capture: Microphone, played: PlayedAudio) -> Microphone:
+    from assistant.audio.echo_cancelled_microphone import EchoCancelledMicrophone
+    from assistant.audio.echo_canceller import WebRtcEchoCanceller
+
+    return EchoCancelledMicrophone(capture, played, WebRtcEchoCanceller())
+
+
+async def _open_microphone(config: Config, audio: AudioPlan, notify: Callable[[str], None],
+                           played: PlayedAudio | None) -> Microphone:
     if audio.input_wav is not None:
+        from assistant.audio.echo_path import EchoPath
         from assistant.audio.wav import WavMicrophone
 
-        return await asyncio.to_thread(WavMicrophone, audio.input_wav)
+        def open_wav() -> WavMicrophone:
+            echo = EchoPath.from_file(audio.echo, played) if audio.echo and played else None
+            return WavMicrophone(audio.input_wav, echo)  # type: ignore[arg-type]  # input_wav checked above
+
+        return await asyncio.to_thread(open_wav)
     from assistant.audio.devices import resolve_device
     from assistant.audio.microphone import DeviceMicrophone
 
@@ -113,27 +139,28 @@ async def _open_microphone(config: Config, audio: AudioPlan, notify: Callable[[s
 
 
 async def _open_speaker(config: Config, audio: AudioPlan, microphone: Microphone,
-                        notify: Callable[[str], None]) -> Speaker:
+                        notify: Callable[[str], None], played: PlayedAudio | None) -> Speaker:
     if audio.input_wav is None or audio.device_speaker:
-        speaker = await _device_speaker(config, notify, required=audio.input_wav is None)
+        speaker = await _device_speaker(config, notify, played, required=audio.input_wav is None)
         if speaker is not None:
             return speaker
     from assistant.audio.wav import WavMicrophone, WavSpeaker
 
     assert isinstance(microphone, WavMicrophone)
     # On the WAV microphone's clock: into a file, or into nothing (a demo with no sound card), timing still real.
-    wav_speaker = WavSpeaker(audio.output_wav, config.audio.output_sample_rate, microphone)
+    wav_speaker = WavSpeaker(audio.output_wav, config.audio.output_sample_rate, microphone, played)
     wav_speaker.start()
     return wav_speaker
 
 
-async def _device_speaker(config: Config, notify: Callable[[str], None], required: bool) -> Speaker | None:
+async def _device_speaker(config: Config, notify: Callable[[str], None], played: PlayedAudio | None,
+                          required: bool) -> Speaker | None:
     from assistant.audio.devices import resolve_device
     from assistant.audio.speaker import DeviceSpeaker
 
     try:
         device = await asyncio.to_thread(resolve_device, config.audio.output_device, "output")
-        speaker = DeviceSpeaker(config.audio.output_sample_rate, device, notify=notify)
+        speaker = DeviceSpeaker(config.audio.output_sample_rate, device, notify=notify, played=played)
         await speaker.start()
         return speaker
     except UserError:

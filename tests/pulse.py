@@ -151,6 +151,29 @@ def module_id(name: str, argument_contains: str = "") -> int:
     raise LookupError(f"module {name} ({argument_contains!r}) not loaded")
 
 
+def _stream_of_module(module: int) -> str:
+    """The sink input (playback stream) a module owns, from the long listing (the short one does not say)."""
+    for _ in range(50):
+        for block in pactl("list", "sink-inputs").split("Sink Input #")[1:]:
+            if f"Owner Module: {module}\n" in block:
+                return block.split("\n", 1)[0].strip()
+        time.sleep(0.02)
+    raise LookupError(f"module {module} has no playback stream")
+
+
+@contextlib.contextmanager
+def speaker_echo(latency_msec: int = 30, gain_db: float = 0.0):
+    """A laptop's echo on the virtual devices: what the speaker plays comes back into the microphone, `latency_msec`
+    later (module-loopback's buffering) and `gain_db` louder or softer, until the block ends."""
+    index = int(pactl("load-module", "module-loopback", f"source={SPEAKER_MONITOR}", f"sink={MIC_FEED_SINK}",
+                      f"latency_msec={latency_msec}", "source_dont_move=true", "sink_dont_move=true").strip())
+    try:
+        pactl("set-sink-input-volume", _stream_of_module(index), f"{gain_db:g}dB")
+        yield
+    finally:
+        pactl("unload-module", str(index))
+
+
 # --- recording the speaker --------------------------------------------------------------------------------
 
 

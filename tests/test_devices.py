@@ -37,7 +37,8 @@ def device_config(config, mode="always-listening"):
     return dataclasses.replace(
         config, llm=dataclasses.replace(config.llm, backend="embedded", max_tokens=160),
         tts=dataclasses.replace(config.tts, engine="piper"),
-        audio=dataclasses.replace(config.audio, mode=mode),
+        # the virtual devices have no echo (as with headphones); tests/test_echo_devices.py loops the speaker back
+        audio=dataclasses.replace(config.audio, mode=mode, echo_cancellation=False),
         conversation=dataclasses.replace(config.conversation, metrics_file=""))
 
 

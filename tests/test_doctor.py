@@ -12,8 +12,8 @@ from tests.pulse import play_into_mic
 from tests.test_llm import closed_port_host
 from tests.util import TEST_DATA
 
-LABELS = ["system", "packages", "cpu", "config", "sound", "input", "output", "mic", "models", "ollama", "stt", "llm",
-          "tts", "tts", "verdict"]
+LABELS = ["system", "packages", "cpu", "config", "sound", "input", "output", "mic", "echo", "models", "ollama", "stt",
+          "llm", "tts", "tts", "verdict"]
 
 
 def doctor(tmp_path: Path, *flags: str, config: str = "") -> subprocess.CompletedProcess:
@@ -46,6 +46,7 @@ def test_a_working_setup_gets_every_check_and_exit_0(audio_devices, models_dir, 
     assert [label for label in labels(screen) if label in LABELS] == LABELS, screen
     assert re.search(r"^mic +delivers: 1 s at -\d+ dBFS", screen, re.M), screen
     assert re.search(r"^cpu +\d+ cores usable of \d+", screen, re.M)
+    assert re.search(r"^echo +cancelled \(WebRTC AEC3\): [\d.]+ ms of CPU per 10 ms of audio", screen, re.M), screen
     assert f"{models_dir}: 6 of 6 verified (sha256)" in screen
     assert "Ollama is not answering at http://127.0.0.1:" in screen and "auto picks: embedded SmolLM2" in screen
     assert re.search(r"^tts +Kokoro af_heart: first chunk in \d+ ms, real-time factor [\d.]+ → voice-to-voice ≈ \d+ ms",

@@ -13,6 +13,7 @@ import numpy as np
 from assistant.audio.buffer import ChunkBuffer
 from assistant.audio.control_thread import ControlThread
 from assistant.audio.devices import PORTAUDIO_TIMEOUT_S, LossNotices, sounddevice
+from assistant.audio.played_audio import PlayedAudio
 from assistant.core.ports import PlayingChunk
 from assistant.core.types import AudioChunk
 from assistant.errors import UserError
@@ -32,9 +33,10 @@ class DeviceSpeaker:
     end of an utterance is never clipped. Chunk start/end times are PortAudio's DAC times, on the monotonic clock.
     """
 
-    def __init__(self, sample_rate: int, device: int | None = None, notify: Callable[[str], None] | None = None
-                 ) -> None:
+    def __init__(self, sample_rate: int, device: int | None = None, notify: Callable[[str], None] | None = None,
+                 played: PlayedAudio | None = None) -> None:
         self.sample_rate = sample_rate
+        self.played = played  # every block handed to the device is written there (the echo canceller's reference)
         self.device = device
         self.notify: Callable[[str], None] = notify or log.warning
         self.underflows = 0  # blocks the device had to fill in (silence) because ours came late; never replayed
@@ -75,14 +77,16 @@ class DeviceSpeaker:
             self._loop.call_soon_threadsafe(self._underflow_notices.check, self.underflows)
         pulled = self._buffer.pull(frames)
         outdata[:, 0] = pulled.samples
-        if not (pulled.started or pulled.finished):
+        if not (pulled.started or pulled.finished or self.played):
             return
         ahead = when.outputBufferDacTime - when.currentTime
         if 0 < ahead < 2:  # priming callbacks report DAC time == current time: not a real DAC time
             self.dac_times_seen = True
-        else:
-            ahead = self._stream.latency
+        else:  # the stream's own latency (the requested one, in the first callbacks before start() returns)
+            ahead = self._stream.latency if self._stream is not None else SPEAKER_LATENCY_S
         block_at = time.monotonic() + ahead
+        if self.played:
+            self.played.write(pulled.samples, self.sample_rate, block_at)
         for playing, offset in pulled.started:
             self._loop.call_soon_threadsafe(playing.mark_started, block_at + offset / self.sample_rate)
         for playing, offset in pulled.finished:

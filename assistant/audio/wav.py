@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from assistant.audio.buffer import ChunkBuffer
+from assistant.audio.echo_path import EchoPath
 from assistant.audio.files import read_speech, write_wav
+from assistant.audio.played_audio import PlayedAudio
 from assistant.core.ports import PlayingChunk
 from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE, AudioChunk, MicFrame
 
@@ -26,10 +28,12 @@ SPEAKER_BLOCK_S = 0.02
 
 
 class WavMicrophone:
-    """Frames of a file in real time, as a microphone would deliver them; then silence until closed."""
+    """Frames of a file in real time, as a microphone would deliver them; then silence until closed. With an
+    `echo` path, what the speaker plays reaches it through that path, as in a room."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, echo: EchoPath | None = None) -> None:
         self.audio = read_speech(path)  # blocking: construct before the session starts
+        self.echo = echo
         self.started_at: float | None = None
         self.input_done = asyncio.Event()  # the file has been played in full
         self.overflows = 0  # a file never loses input
@@ -55,6 +59,8 @@ class WavMicrophone:
             if len(samples) < FRAME_SAMPLES:
                 self.input_done.set()
                 samples = np.concatenate([samples, silence[len(samples):]])
+            if self.echo is not None:
+                samples = await self.echo.mixed_into(samples, self.time_of(start))
             yield MicFrame(samples, start)
             index += 1
 
@@ -65,8 +71,12 @@ class WavMicrophone:
 class WavSpeaker:
     """Plays into memory on the microphone's clock; `save()` writes the file."""
 
-    def __init__(self, path: str | Path | None, sample_rate: int, microphone: WavMicrophone) -> None:
+    def __init__(self, path: str | Path | None, sample_rate: int, microphone: WavMicrophone,
+                 played: PlayedAudio | None = None) -> None:
         self.path = path
+        self.played = played  # every block it plays is written there, as a sound card's speaker does
+        if played is not None:
+            played.catch_up = self._play_due  # a reader of what has played first brings it up to now
         self.sample_rate = sample_rate
         self._mic = microphone
         self._buffer = ChunkBuffer()
@@ -90,6 +100,8 @@ class WavSpeaker:
         if due <= 0:
             return
         pulled = self._buffer.pull(due)
+        if self.played is not None:
+            self.played.write(pulled.samples, self.sample_rate, self._time_of(self._written))
         for playing, offset in pulled.started:
             playing.mark_started(self._time_of(self._written + offset))
         for playing, offset in pulled.finished:

@@ -62,7 +62,10 @@ class PlayingChunk:
 class Microphone(Protocol):
     """16 kHz mono float32 frames of 512 samples, stamped with their place on the input timeline."""
 
-    overflows: int  # input blocks lost before they were read, so far
+    @property
+    def overflows(self) -> int:
+        """Input blocks lost before they were read, so far."""
+        ...
 
     def frames(self) -> AsyncIterator[MicFrame]: ...
 

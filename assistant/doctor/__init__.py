@@ -22,6 +22,7 @@ def run_doctor(config: Config, config_path: str | None) -> int:
     microphone = system.check_sound(report, config)
     if microphone is not False:
         system.check_microphone(report, microphone)
+    system.check_echo(report, config)
     models_ok = engines.check_models(report, config)
     asyncio.run(engines.check_ollama(report, config))
     if models_ok:

@@ -15,7 +15,7 @@ from assistant.doctor.report import Report
 from assistant.errors import UserError
 
 PACKAGES = ("voice-assistant", "numpy", "onnxruntime", "faster-whisper", "ctranslate2", "kokoro-onnx", "piper-tts",
-            "xllamacpp", "ollama", "sounddevice", "textual")
+            "xllamacpp", "ollama", "sounddevice", "pywebrtc-audio", "textual")
 MIC_SECONDS = 1.0
 
 
@@ -69,6 +69,30 @@ def check_sound(report: Report, config: Config) -> int | bool | None:
         name = f"#{device.index} {device.name} ({device.host_api})" if device else "the system default"
         report.line(kind, f"{name}: {why}")
     return picked["input"]
+
+
+def check_echo(report: Report, config: Config) -> None:
+    """Echo cancellation: on or off, and what it costs per 10 ms of microphone audio here."""
+    if not config.audio.echo_cancellation:
+        report.line("echo", "not cancelled ([audio] echo_cancellation = false): use headphones, or the assistant "
+                            "hears itself and cuts itself off")
+        return
+    import time
+
+    from assistant.audio.echo_canceller import AEC_FRAME, WebRtcEchoCanceller
+
+    try:
+        canceller = WebRtcEchoCanceller()
+    except UserError as error:
+        report.problem("echo", str(error), "`pip install pywebrtc-audio`, or set [audio] echo_cancellation = false")
+        return
+    noise = np.random.default_rng(0).standard_normal(100 * AEC_FRAME).astype(np.float32) * 0.1
+    started = time.perf_counter()
+    for start in range(0, len(noise), AEC_FRAME):
+        canceller.process(noise[start:start + AEC_FRAME], noise[start:start + AEC_FRAME])
+    per_frame_ms = (time.perf_counter() - started) * 1000 / 100
+    report.line("echo", f"cancelled (WebRTC AEC3): {per_frame_ms:.2f} ms of CPU per 10 ms of audio "
+                        f"({per_frame_ms / 10:.1%} of a core); laptop speakers are fine")
 
 
 def check_microphone(report: Report, device: int | None) -> None:

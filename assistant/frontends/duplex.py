@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assistant.audio.echo_path import EchoSimulation
 from assistant.audio.wav import WavMicrophone, WavSpeaker
 from assistant.config import Config
 from assistant.core.conversation import Conversation
@@ -47,16 +48,18 @@ async def run_duplex(config: Config, input_path: str | Path, output_path: str | 
                      metrics_path: str | Path | None = None, max_turns: int | None = None,
                      engines: Engines | None = None,
                      on_event: Callable[[ConversationEvent], None] | None = None,
-                     control: Callable[[Conversation], Coroutine[Any, Any, None]] | None = None) -> DuplexResult:
+                     control: Callable[[Conversation], Coroutine[Any, Any, None]] | None = None,
+                     echo: EchoSimulation | None = None) -> DuplexResult:
     """Play `input_path` into the pipeline as the microphone and record the speaker into `output_path`.
 
     Ends once the input has been played and the assistant is idle again (or after `max_turns` answered turns).
-    `control`, if given, runs beside the conversation (e.g. pressing push-to-talk at set times).
+    `control`, if given, runs beside the conversation (e.g. pressing push-to-talk at set times); `echo`, if given,
+    carries what the speaker plays into the microphone.
     """
-    plan = AudioPlan(input_wav=Path(input_path), output_wav=Path(output_path) if output_path else None)
+    plan = AudioPlan(input_wav=Path(input_path), output_wav=Path(output_path) if output_path else None, echo=echo)
     monitor = LoopMonitor()
     async with open_session(config, plan, engines=engines, metrics_path=metrics_path) as session:
-        conversation, microphone = session.conversation, session.microphone
+        conversation, microphone = session.conversation, session.capture
         assert isinstance(microphone, WavMicrophone) and isinstance(session.speaker, WavSpeaker)
         if on_event:
             conversation.subscribe(on_event)

@@ -87,6 +87,7 @@ class VoiceAssistantApp(App):
         for widget, title in ((StatusPanel, "status"), (LevelMeter, "microphone"), (LatencyPanel, "latency")):
             self.query_one(widget).border_title = title
         self.query_one(StatusPanel).show_mode(self.mode)
+        self.query_one(StatusPanel).show_echo(self.session.config.audio.echo_cancellation)
         self._pane = self.query_one(ConversationPane)
         self._meter = self.query_one(LevelMeter)
         self._pane.focus()

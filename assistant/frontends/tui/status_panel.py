@@ -44,19 +44,26 @@ class StateBadge(Widget):
         return f"● {STATE_LABELS[self.state].upper()}" if self.state else "○ STARTING"
 
 
+def echo_label(echo_cancellation: bool) -> str:
+    return "cancelled (speakers are fine)" if echo_cancellation else "not cancelled (use headphones)"
+
+
 class EngineSummary(Widget):
-    """Turn-taking mode, LLM and voice, each with the reason it was picked."""
+    """Turn-taking mode, echo cancellation, LLM and voice, each with the reason it was picked."""
 
     DEFAULT_CSS = """
     EngineSummary { height: auto; margin: 1 0 0 0; }
     """
 
     mode = reactive("", layout=True)
+    echo = reactive("", layout=True)
     engines = reactive[tuple[EngineInfo, ...]](tuple, layout=True)
 
     def render(self) -> Content:
         loading = ("loading…", "$foreground-muted")
         parts: list[str | tuple[str, str]] = [("mode   ", "bold"), self.mode or loading]
+        if self.echo:
+            parts += ["\n", ("echo   ", "bold"), self.echo]
         for label, role in (("LLM    ", EngineRole.LLM), ("voice  ", EngineRole.TTS)):
             info = next((info for info in self.engines if info.role == role), None)
             parts += ["\n", (label, "bold"), info.name if info else loading]
@@ -79,6 +86,9 @@ class StatusPanel(Vertical):
 
     def show_mode(self, mode: str) -> None:
         self.query_one(EngineSummary).mode = mode
+
+    def show_echo(self, echo_cancellation: bool) -> None:
+        self.query_one(EngineSummary).echo = echo_label(echo_cancellation)
 
     def show_engines(self, engines: tuple[EngineInfo, ...]) -> None:
         self.query_one(EngineSummary).engines = engines

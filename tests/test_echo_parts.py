@@ -1,0 +1,108 @@
+"""The echo canceller's parts at CPU speed: the reference timeline, the re-framing, the simulated echo path."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import numpy as np
+
+from assistant.audio.echo_cancelled_microphone import REFRAME_LAG, EchoCancelledMicrophone
+from assistant.audio.echo_path import EchoPath
+from assistant.audio.played_audio import PlayedAudio
+from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE, MicFrame
+
+T0 = 1000.0  # a monotonic time at which input sample 0 was captured
+
+
+def test_played_audio_is_read_back_by_the_time_it_sounds():
+    played = PlayedAudio()
+    block = np.arange(1, 161, dtype=np.float32)
+    for k in range(5):  # continuous 10 ms blocks at 16 kHz, stamped with a little jitter
+        played.write(block + 1000 * k, SAMPLE_RATE, T0 + k * 0.01 + (0.002 if k % 2 else -0.001))
+    back = played.read(T0 - 0.001, 800)
+    assert np.array_equal(back, np.concatenate([block + 1000 * k for k in range(5)]))  # jitter did not break it
+    assert not played.read(T0 - 1.0, 160).any()  # before anything played: silence
+    assert not played.read(T0 + 0.2, 160).any()  # not yet played: silence
+
+
+def test_played_audio_starts_a_new_stretch_after_a_gap_and_keeps_it_silent():
+    played = PlayedAudio()
+    played.write(np.ones(160, dtype=np.float32), SAMPLE_RATE, T0)
+    played.write(np.full(160, 2.0, dtype=np.float32), SAMPLE_RATE, T0 + 0.5)  # the stream restarted later
+    assert np.array_equal(played.read(T0 + 0.5, 160), np.full(160, 2.0))
+    assert not played.read(T0 + 0.2, 160).any()
+
+
+def test_played_audio_at_another_rate_is_resampled_in_place():
+    played = PlayedAudio()
+    rate = 24_000
+    tone = np.sin(2 * np.pi * 440 * np.arange(rate) / rate).astype(np.float32)
+    for k in range(0, rate, 240):
+        played.write(tone[k:k + 240], rate, T0 + k / rate)
+    expected = np.sin(2 * np.pi * 440 * np.arange(SAMPLE_RATE) / SAMPLE_RATE)
+    got = played.read(T0, SAMPLE_RATE)
+    assert np.abs(got[100:-100] - expected[100:-100]).max() < 0.05  # in time with the original, within a sample
+
+
+class _Frames:
+    """A microphone whose frames are given, on the T0 timeline."""
+
+    overflows = 0
+
+    def __init__(self, audio: np.ndarray) -> None:
+        self.audio = audio
+
+    def time_of(self, sample: int) -> float:
+        return T0 + sample / SAMPLE_RATE
+
+    async def frames(self) -> AsyncIterator[MicFrame]:
+        for start in range(0, len(self.audio) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
+            yield MicFrame(self.audio[start:start + FRAME_SAMPLES], start)
+
+    def close(self) -> None:
+        pass
+
+
+class _Subtract:
+    """A perfect canceller for an echo that is exactly the reference."""
+
+    def __init__(self) -> None:
+        self.lengths: list[int] = []
+
+    def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+        self.lengths.append(len(near))
+        return near - far
+
+
+def test_the_cancelled_microphone_pairs_each_sample_with_what_played_then_in_whole_10_ms_frames():
+    rng = np.random.default_rng(1)
+    speech, echo = rng.standard_normal(SAMPLE_RATE).astype(np.float32), rng.standard_normal(SAMPLE_RATE)
+    played = PlayedAudio()
+    for k in range(0, SAMPLE_RATE, 160):
+        played.write(echo[k:k + 160].astype(np.float32), SAMPLE_RATE, T0 + k / SAMPLE_RATE)
+    canceller = _Subtract()
+    microphone = EchoCancelledMicrophone(_Frames((speech + echo).astype(np.float32)), played, canceller)
+
+    async def collect() -> list[MicFrame]:
+        return [frame async for frame in microphone.frames()]
+
+    frames = asyncio.run(collect())
+    microphone.close()
+    assert all(length % 160 == 0 for length in canceller.lengths)
+    assert [frame.start for frame in frames] == [k * FRAME_SAMPLES - REFRAME_LAG for k in range(len(frames))]
+    cleaned = np.concatenate([frame.samples for frame in frames])[REFRAME_LAG:]
+    assert np.allclose(cleaned, speech[:len(cleaned)], atol=1e-5)  # the echo, and only it, is gone
+    assert len(cleaned) >= len(speech) - FRAME_SAMPLES - REFRAME_LAG
+
+
+def test_the_echo_path_is_the_played_audio_through_the_response_scaled_and_delayed():
+    played = PlayedAudio()
+    played.write(np.ones(1, dtype=np.float32), SAMPLE_RATE, T0)  # one click at T0
+    response = np.array([0.0, 0.5, 0.0, -0.25], dtype=np.float32)  # peak 0.5 at 1 sample
+    path = EchoPath(response, played, gain_db=-6.0206, delay_ms=1.0)  # half as loud, 16 samples later
+
+    mixed = asyncio.run(path.mixed_into(np.zeros(64, dtype=np.float32), T0))
+    expected = np.zeros(64)
+    expected[16 + 1], expected[16 + 3] = 0.5, -0.25  # normalised to 1.0 at the peak, then -6 dB
+    assert np.allclose(mixed, expected, atol=1e-4)
