@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--baseline", choices=("sequential",), help="also run the naive sequential pipeline")
     bench.add_argument("--short", action="store_true", help="a few fixtures, Piper only, with the baseline (CI)")
     bench.add_argument("--json", metavar="FILE", help="also write every number as JSON")
+    bench.add_argument("--no-echo", action="store_true", help="leave out the echo section (synthesised rooms)")
 
     converse = commands.add_parser("converse", help="headless duplex: a WAV file as the mic, a WAV file as the speaker")
     converse.add_argument("--input", required=True, metavar="IN.wav", help="what the microphone hears (real time)")
@@ -50,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     converse.add_argument("--metrics", metavar="FILE", help="append per-turn JSON lines here")
     converse.add_argument("--json", action="store_true", help="print a JSON summary")
     converse.add_argument("--echo-ir", metavar="IR.wav", help="simulate a laptop's echo: what the speaker plays "
-                          "reaches the microphone through this impulse response")
+                          "reaches the microphone through this impulse response (a WAV file, or one of the "
+                          "synthesised rooms: desk, living-room, kitchen)")
     converse.add_argument("--echo-gain-db", type=float, default=0.0, metavar="G",
                           help="the echo's direct path relative to what is played (default 0 dB)")
     converse.add_argument("--echo-delay-ms", type=float, default=0.0, metavar="D",
@@ -192,7 +195,8 @@ def _bench(args: argparse.Namespace, config: Config) -> int:
     engines = tuple(name.strip() for name in args.tts.split(",") if name.strip())
     if unknown := [name for name in engines if name not in ("kokoro", "piper")]:
         raise UserError(f"--tts: unknown engine {unknown[0]!r} (expected kokoro and/or piper)")
-    options = SHORT if args.short else BenchOptions(tts_engines=engines, baseline=args.baseline == "sequential")
+    options = SHORT if args.short else BenchOptions(tts_engines=engines, baseline=args.baseline == "sequential",
+                                                    echo=not args.no_echo)
     results = asyncio.run(run_bench(config, options, progress=lambda line: print(line, flush=True)))
     print()
     print(table(results))
@@ -208,10 +212,21 @@ def _converse(args: argparse.Namespace, config: Config) -> int:
     from assistant.audio.echo_path import EchoSimulation
     from assistant.frontends.duplex import run_duplex
 
-    echo = EchoSimulation(Path(args.echo_ir), args.echo_gain_db, args.echo_delay_ms) if args.echo_ir else None
-    result = asyncio.run(run_duplex(config, args.input, args.output, args.metrics, echo=echo))
+    with tempfile.TemporaryDirectory(prefix="voice-assistant-room-") as folder:
+        echo = None
+        if args.echo_ir:
+            echo = EchoSimulation(_impulse_response(args.echo_ir, Path(folder)), args.echo_gain_db, args.echo_delay_ms)
+        result = asyncio.run(run_duplex(config, args.input, args.output, args.metrics, echo=echo))
     _print_duplex(result, args.json)
     return 0
+
+
+def _impulse_response(name_or_path: str, folder: Path) -> Path:
+    """A synthesised room by name (written into `folder`), else the file itself."""
+    from assistant.bench.rooms import ROOMS, write_impulse_response
+
+    room = next((room for room in ROOMS if room.name == name_or_path), None)
+    return write_impulse_response(room, folder / f"{room.name}.wav") if room else Path(name_or_path)
 
 
 def _ask(args: argparse.Namespace, config: Config) -> int:

@@ -23,6 +23,7 @@ _OUTPUTS = (("say", "output", "--output", False), ("demo", "output", "--output",
             ("converse", "metrics", "--metrics", True), ("ask", "metrics", "--metrics", True),
             ("bench", "json", "--json", False))
 # (command, attribute): the audio files each command reads (None = the TUI's --input).
+_ROOM_NAMES = ("desk", "living-room", "kitchen")  # `converse --echo-ir` also takes a synthesised room's name
 _INPUTS = ((None, "input"), ("transcribe", "file"), ("converse", "input"), ("converse", "echo_ir"), ("ask", "input"))
 
 
@@ -30,8 +31,9 @@ def check_arguments(args: argparse.Namespace) -> None:
     from assistant.audio.files import check_audio_file
 
     for command, attribute in _INPUTS:
-        if args.command == command and getattr(args, attribute, None) is not None:
-            check_audio_file(getattr(args, attribute))
+        value = getattr(args, attribute, None) if args.command == command else None
+        if value is not None and value not in _ROOM_NAMES:
+            check_audio_file(value)
     for command, attribute, flag, makes_parents in _OUTPUTS:
         if args.command == command and getattr(args, attribute, None):
             check_writable(getattr(args, attribute), flag, makes_parents=makes_parents)

@@ -42,3 +42,31 @@ def test_short_bench_produces_every_metric(tmp_path, capsys):
     assert process["launch_to_ready_ms"] > 0 and process["peak_rss_mib"] > 100
     assert "voice-to-voice p50 / p95 / max ms" in printed and "goals:" in printed
     assert "not measured" not in printed
+
+
+def test_the_echo_section_sums_up_per_minute_of_reply_and_judges_its_goals():
+    from assistant.bench.echo import aec_cpu, summarize_echo
+    from assistant.bench.report import echo_goals, echo_lines
+
+    replies = {"on desk -6 dB": {"reply_speech_s": 30.0, "false_barge_ins": 0, "phantom_turns": 0, "soft_pauses": 1},
+               "on kitchen -6 dB": {"reply_speech_s": 30.0, "false_barge_ins": 0, "phantom_turns": 0,
+                                    "soft_pauses": 0},
+               "off desk -6 dB": {"reply_speech_s": 6.0, "false_barge_ins": 1, "phantom_turns": 2, "soft_pauses": 3}}
+    for key in list(replies):
+        replies[key.replace("-6", "+0")] = replies[key]
+    double_talk = [{"room": "desk", "gain_db": gain, "cut_in": "Wait.", "detected": ms is not None,
+                    "silent_after_ms": ms} for gain in (-6.0, 0.0) for ms in (60.0, 90.0, None)]
+    measured = {"voice_to_voice_ms": {"p50": 500.0, "p95": 600.0, "max": 700.0, "n": 6}, "stt_wer": 0.05}
+    cpu = aec_cpu(seconds=1.0)
+    echo = summarize_echo({"replies": replies, "double_talk": double_talk, "aec_cpu": cpu,
+                           "without_echo": {"on": measured, "off": measured}})
+
+    assert echo["aec on, echo -6 dB"]["soft_pauses_per_min"] == 1.0  # 1 pause in one minute of reply
+    assert echo["aec off, echo -6 dB"]["false_barge_ins_per_min"] == 10.0  # 1 in 6 s
+    assert echo["double talk, echo -6 dB"]["detected"] == "2/3"
+    assert echo["double talk, echo -6 dB"]["barge_in_ms"]["p50"] == 75.0
+    assert 0 < cpu["per_frame_us"] < 10_000
+    goals = dict(echo_goals(echo))
+    assert goals["aec on, echo -6 dB: false barge-ins 0.0/min = 0"] is True
+    assert goals["double talk, echo -6 dB: cut-ins detected 2/3 ≥ 95 %"] is False
+    assert any(line.startswith("  canceller CPU:") for line in echo_lines(echo))

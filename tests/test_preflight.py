@@ -54,3 +54,15 @@ def test_metrics_in_folders_still_to_be_made_is_fine_and_an_existing_file_is_unt
     before = existing.stat()
     check_writable(existing, "--metrics")
     assert existing.read_text() == "{}\n" and existing.stat().st_mtime_ns == before.st_mtime_ns
+
+
+def test_an_echo_impulse_response_that_is_not_audio_is_one_line_and_a_room_name_is_no_file(tmp_path):
+    from assistant.bench.rooms import ROOMS
+    from assistant.preflight import _ROOM_NAMES
+
+    (tmp_path / "room.wav").write_text("not audio")
+    run = cli("converse", "--input", str(TEST_DATA / "jfk.flac"), "--output", str(tmp_path / "out.wav"),
+              "--echo-ir", str(tmp_path / "room.wav"))
+    assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+    assert run.stderr.startswith(f"voice-assistant: {tmp_path / 'room.wav'}: not a readable audio file")
+    assert tuple(room.name for room in ROOMS) == _ROOM_NAMES  # the names preflight lets through are the rooms

@@ -38,10 +38,33 @@ def table(results: dict) -> str:
     column = max(28, *(len(cell) + 2 for _, cells in rows for cell in cells))
     lines = [f"{'':{width}}" + "".join(f"{n:{column}}" for n in names)]
     lines += [f"{label:{width}}" + "".join(f"{cell:{column}}" for cell in cells) for label, cells in rows]
+    lines += echo_lines(results.get("echo"))
     lines += ["", f"idle CPU (always listening, quiet room): {process['idle_cpu_percent']} % of one core",
               f"launch → ready: {process['launch_to_ready_ms']:.0f} ms; peak RSS {process['peak_rss_mib']:.0f} MiB",
               f"machine: {results['machine']['cpus']} CPUs, {results['machine']['processor']}"]
     return "\n".join(lines)
+
+
+def echo_lines(echo: dict | None) -> list[str]:
+    """The echo section: synthesised rooms, the canceller on and off."""
+    if not echo:
+        return []
+    lines = ["", "echo (synthesised laptop rooms; per minute of reply speech)"]
+    for key, row in echo.items():
+        if key.startswith("aec "):
+            lines.append(f"  {key:24} false barge-ins {row['false_barge_ins_per_min']:5.2f}/min, phantom turns "
+                         f"{row['phantom_turns_per_min']:5.2f}/min, soft pauses {row['soft_pauses_per_min']:5.2f}/min "
+                         f"({row['reply_speech_s']:.0f} s of reply)")
+        elif key.startswith("double talk"):
+            lines.append(f"  {key:24} cut-ins detected {row['detected']}, barge-in p50 / p95 / max "
+                         f"{_triple(row['barge_in_ms'])} ms")
+    cpu = echo["aec_cpu"]
+    lines.append(f"  canceller CPU: {cpu['per_frame_us']:.0f} µs per 10 ms frame "
+                 f"({cpu['core_percent']:.2f} % of a core)")
+    for state, row in echo["without_echo"].items():
+        lines.append(f"  no echo, canceller {state:3}: voice-to-voice {_triple(row['voice_to_voice_ms'])} ms, "
+                     f"STT WER {row['stt_wer'] * 100:.1f} %")
+    return lines
 
 
 def _ms(value: float | None, sign: str = "") -> str:
@@ -69,8 +92,26 @@ def goals(results: dict) -> list[tuple[str, bool | None]]:
         if "sequential_over_async" in engine:
             ratio = engine["sequential_over_async"]
             checks.append((f"{name} sequential ÷ async time to first audio {ratio}× ≥ 3×", _ge(ratio, 3)))
+    checks += echo_goals(results.get("echo"))
     idle = results["process"]["idle_cpu_percent"]
     checks.append((f"idle CPU {idle} % ≤ 5 % of one core", _le(idle, 5)))
+    return checks
+
+
+def echo_goals(echo: dict | None) -> list[tuple[str, bool | None]]:
+    if not echo:
+        return []
+    checks: list[tuple[str, bool | None]] = []
+    for key, row in echo.items():
+        if key.startswith("aec on"):
+            rate = row["false_barge_ins_per_min"]
+            checks.append((f"{key}: false barge-ins {rate}/min = 0", rate == 0))
+        elif key.startswith("double talk"):
+            checks.append((f"{key}: cut-ins detected {row['detected']} ≥ 95 %", row["detected_share"] >= 0.95))
+            p95 = row["barge_in_ms"]["p95"]
+            checks.append((f"{key}: barge-in p95 {p95} ≤ 150 ms", _le(p95, 150)))
+    cpu = echo["aec_cpu"]["core_percent"]
+    checks.append((f"canceller CPU {cpu} % ≤ 3 % of one core", cpu <= 3))
     return checks
 
 

@@ -21,14 +21,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import soundfile
 
 from assistant.bench.fixtures import QuestionInput, barge_in_inputs, question_inputs
 from assistant.bench.sequential import run_sequential
-from assistant.bench.spans import active_span
+from assistant.bench.spans import silent_after
 from assistant.bench.wer import normalized_words, word_error_rate
 from assistant.config import Config, render_toml
 from assistant.core.conversation import Conversation
@@ -41,7 +40,6 @@ from assistant.frontends.duplex import run_duplex
 
 QUESTION_REPLY_S = 3.0  # a question's reply is cut after this much speech: latency is decided by then
 CUT_IN_REPLY_S = 1.0  # the reply to a cut-in is not what the barge-in fixture measures
-SILENT_WINDOW_S = 1.0  # after a cut-in's onset, the reply must fall silent within this window (else 1000 ms)
 NOISE_DBFS = -60.0  # the "silence" of the idle measurement: a quiet room, not digital zero
 
 
@@ -52,9 +50,10 @@ class BenchOptions:
     barge_ins: int | None = None
     idle_s: float = 30.0
     baseline: bool = False  # also run the naive sequential pipeline
+    echo: bool = True  # the echo section (synthesised rooms, echo cancelling on and off), with the first engine
 
 
-SHORT = BenchOptions(tts_engines=("piper",), questions=2, barge_ins=2, idle_s=5.0, baseline=True)
+SHORT = BenchOptions(tts_engines=("piper",), questions=2, barge_ins=2, idle_s=5.0, baseline=True, echo=False)
 
 
 def summary(values: list[float]) -> dict[str, float | int | None]:
@@ -82,13 +81,18 @@ async def run_bench(config: Config, options: BenchOptions, progress: Callable[[s
                     progress(f"idle CPU over {options.idle_s:g} s of silence, always listening")
                     results["process"]["idle_cpu_percent"] = await idle_cpu(tts_config, engines, options.idle_s,
                                                                             work)
+                if index == 0 and options.echo:
+                    progress(f"[{engine}] echo: synthesised rooms, the canceller on and off")
+                    results["echo"] = await _bench_echo(tts_config, engines, results["engines"][engine], work,
+                                                        progress)
             finally:
                 await engines.close()
     return results
 
 
-async def bench_engine(config: Config, engines: Engines, questions: list[QuestionInput], options: BenchOptions,
-                       work: Path, progress: Callable[[str], None]) -> dict:
+async def bench_questions(config: Config, engines: Engines, questions: list[QuestionInput], work: Path,
+                          progress: Callable[[str], None]) -> dict:
+    """Each question through the duplex pipeline: voice-to-voice and the stages after the true end of speech, WER."""
     v2v, stages, eot_wait, first_synth, stalls, wer_parts = [], [], [], [], [], []
     for question in questions:
         result = await run_duplex(config, question.path, work / "out.wav", engines=engines,
@@ -110,8 +114,26 @@ async def bench_engine(config: Config, engines: Engines, questions: list[Questio
         wer_parts.append((word_error_rate(reference, heard), len(normalized_words(reference))))
         progress(f"  {v2v[-1]:6.0f} ms  {question.utterance.voice:22} {turn.transcript!r} → "
                  f"{turn.reply[:50]!r}")
+    return {
+        "voice_to_voice_ms": summary(v2v),
+        "stages_after_speech_end_ms": {stage: round(statistics.median(row[stage] for row in stages if stage in row), 1)
+                                       for stage in map(str, AFTER_SPEECH_END) if any(stage in row for row in stages)},
+        "end_of_turn_wait_ms": round(statistics.median(eot_wait), 1) if eot_wait else None,
+        "first_chunk_synthesis_ms": round(statistics.median(first_synth), 1) if first_synth else None,
+        "loop_stalls": stalls,
+        "stt_wer": round(sum(w * n for w, n in wer_parts) / max(1, sum(n for _, n in wer_parts)), 3),
+        "questions": len(questions),
+        "replied": len(v2v),
+    }
+
+
+async def bench_engine(config: Config, engines: Engines, questions: list[QuestionInput], options: BenchOptions,
+                       work: Path, progress: Callable[[str], None]) -> dict:
+    engine_results = await bench_questions(config, engines, questions, work, progress)
+    stalls = engine_results.pop("loop_stalls")
+    v2v_p50 = engine_results["voice_to_voice_ms"]["p50"]
     barge_files, barge_pipeline, missed = [], [], 0
-    reply_start_s = statistics.median(v2v) / 1000 if v2v else 1.0
+    reply_start_s = v2v_p50 / 1000 if v2v_p50 else 1.0
     for fixture in barge_in_inputs(work, reply_start_s, options.barge_ins):
         result = await run_duplex(config, fixture.path, work / "out.wav", engines=engines,
                                   control=cap_replies(None, CUT_IN_REPLY_S))
@@ -124,21 +146,13 @@ async def bench_engine(config: Config, engines: Engines, questions: list[Questio
         barge_pipeline.append(cut.barge_in_ms or 0.0)
         barge_files.append(silent_after(work / "out.wav", fixture.cut_in_onset_s) * 1000)
         progress(f"  barge-in {barge_files[-1]:5.0f} ms  {fixture.cut_in.text!r} after {cut.reply[-40:]!r}")
-    engine_results: dict[str, Any] = {
-        "voice_to_voice_ms": summary(v2v),
-        "stages_after_speech_end_ms": {stage: round(statistics.median(row[stage] for row in stages if stage in row), 1)
-                                       for stage in map(str, AFTER_SPEECH_END) if any(stage in row for row in stages)},
-        "end_of_turn_wait_ms": round(statistics.median(eot_wait), 1) if eot_wait else None,
-        "first_chunk_synthesis_ms": round(statistics.median(first_synth), 1) if first_synth else None,
+    engine_results.update({
         "barge_in_ms": summary(barge_files),
         "barge_in_pipeline_ms": summary(barge_pipeline),
         "barge_in_missed": missed,
         "loop_stall_ms": {"max": max(s["max"] for s in stalls),
                           "p99": round(statistics.median(s["p99"] for s in stalls), 1)},
-        "stt_wer": round(sum(w * n for w, n in wer_parts) / max(1, sum(n for _, n in wer_parts)), 3),
-        "questions": len(questions),
-        "replied": len(v2v),
-    }
+    })
     if options.baseline:
         engine_results["sequential"] = await bench_sequential(config, engines, questions, progress)
         async_p50 = engine_results["voice_to_voice_ms"]["p50"]
@@ -146,6 +160,20 @@ async def bench_engine(config: Config, engines: Engines, questions: list[Questio
         engine_results["sequential_over_async"] = (round(sequential_p50 / async_p50, 2)
                                                    if async_p50 and sequential_p50 else None)
     return engine_results
+
+
+async def _bench_echo(config: Config, engines: Engines, engine_results: dict, work: Path,
+                      progress: Callable[[str], None]) -> dict:
+    from assistant.bench.echo import bench_echo, summarize_echo
+
+    async def questions(config: Config, engines: Engines, questions: list[QuestionInput]) -> dict:
+        measured = await bench_questions(config, engines, questions, work, progress)
+        measured.pop("loop_stalls")
+        return measured
+
+    v2v_p50 = engine_results["voice_to_voice_ms"]["p50"]
+    raw = await bench_echo(config, engines, work, v2v_p50 / 1000 if v2v_p50 else 1.0, questions, progress)
+    return summarize_echo(raw)
 
 
 async def bench_sequential(config: Config, engines: Engines, questions: list[QuestionInput],
@@ -175,14 +203,6 @@ def cap_replies(first_s: float | None, later_s: float):
                 conversation.interrupt()
 
     return control
-
-
-def silent_after(output: Path, onset_s: float) -> float:
-    """Seconds from `onset_s` to the last loud sample of the output within the window after it."""
-    played, rate = soundfile.read(str(output), dtype="float32")
-    window = played[int(onset_s * rate):int((onset_s + SILENT_WINDOW_S) * rate)]
-    span = active_span(window, rate)
-    return 0.0 if span is None else span[1]
 
 
 async def idle_cpu(config: Config, engines: Engines, seconds: float, work: Path) -> float:

@@ -14,6 +14,7 @@ import soundfile
 from assistant.core.types import SAMPLE_RATE
 
 WINDOW_S = 0.005
+SILENT_WINDOW_S = 1.0  # after a cut-in's onset, the reply must fall silent within this window (else 1000 ms)
 
 
 def place(parts: list[tuple[float, np.ndarray]], total_s: float, path: Path) -> list[tuple[float, float]]:
@@ -58,3 +59,11 @@ def first_sample_time(path: Path, after_s: float = 0.0, epsilon: float = 1e-4) -
     begin = int(after_s * rate)
     found = np.nonzero(np.abs(samples[begin:]) > epsilon)[0]
     return (begin + found[0]) / rate if found.size else None
+
+
+def silent_after(output: Path, onset_s: float) -> float:
+    """Seconds from `onset_s` to the last loud sample of the output within the window after it."""
+    played, rate = soundfile.read(str(output), dtype="float32")
+    window = played[int(onset_s * rate):int((onset_s + SILENT_WINDOW_S) * rate)]
+    span = active_span(window, rate)
+    return 0.0 if span is None else span[1]

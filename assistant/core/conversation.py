@@ -97,6 +97,7 @@ class Conversation:
         self._turns: dict[int, Turn] = {}  # the turns not finished yet, by number
         self._partial: asyncio.Task[None] | None = None
         self._paused_at: float | None = None  # when the speaker went silent on a hint of speech
+        self.soft_pauses = 0  # times the reply paused on a hint of speech (resumed, or turned into a barge-in)
         self._background: set[asyncio.Task[None]] = set()
 
     # ---- plumbing
@@ -204,6 +205,7 @@ class Conversation:
                     self._end_turn(self._turns[number], offset)
                 case PauseReply():
                     self._paused_at = self.speaker.pause()
+                    self.soft_pauses += 1
                 case ResumeReply():
                     self._paused_at = None
                     self.speaker.resume()

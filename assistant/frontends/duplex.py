@@ -36,12 +36,13 @@ class DuplexResult:
     output_s: float
     history: list[Message]
     ready_at: float  # monotonic time the microphone started: the pipeline was ready to listen
+    soft_pauses: int = 0  # the reply paused on a hint of speech this often
 
     def to_json(self) -> dict[str, Any]:
         return {"turns": [turn.to_json() for turn in self.turns], "loop_stall_ms": self.loop_stall_ms,
                 "engines": [str(info) for info in self.engines],
                 "input_s": round(self.input_s, 3), "output_s": round(self.output_s, 3),
-                "ready_monotonic_s": self.ready_at}
+                "ready_monotonic_s": self.ready_at, "soft_pauses": self.soft_pauses}
 
 
 async def run_duplex(config: Config, input_path: str | Path, output_path: str | Path | None,
@@ -77,7 +78,8 @@ async def run_duplex(config: Config, input_path: str | Path, output_path: str | 
             monitor.stop()
     speaker = session.speaker
     return DuplexResult(conversation.records, monitor.summary_ms(), session.engines.about, microphone.duration,
-                        len(speaker.audio) / speaker.sample_rate, conversation.history.messages, microphone.time_of(0))
+                        len(speaker.audio) / speaker.sample_rate, conversation.history.messages, microphone.time_of(0),
+                        conversation.soft_pauses)
 
 
 async def _until_done(conversation: Conversation, microphone: WavMicrophone, max_turns: int | None) -> None:
