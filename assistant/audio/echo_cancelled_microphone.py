@@ -55,13 +55,11 @@ class EchoCancelledMicrophone:
         return self.inner.time_of(sample)
 
     async def frames(self) -> AsyncIterator[MicFrame]:
-        reframer = _Reframer(self._canceller)
-        cleaned = np.zeros(REFRAME_LAG, dtype=np.float32)  # before the first sample: silence
         next_in: int | None = None
-        next_out = 0
         async for frame in self.inner.frames():
             if frame.start != next_in:  # the first frame, or the inner timeline jumped: start over from here
                 reframer = _Reframer(self._canceller)
+                # the lag's worth before the frame's first sample is silence
                 cleaned, next_out = np.zeros(REFRAME_LAG, dtype=np.float32), frame.start - REFRAME_LAG
             next_in = frame.start + len(frame.samples)
             self._played.catch_up()
