@@ -23,6 +23,9 @@ def table(results: dict) -> str:
                          [_ms(engines[n]["stages_after_speech_end_ms"].get(stage), "+") for n in names]))
     rows += [
         ("first chunk synthesis (median)", [_ms(engines[n]["first_chunk_synthesis_ms"]) for n in names]),
+        ("stutter: gaps per reply / p95 gap / gaps > 150 ms",
+         [f"{engines[n]['stutter']['gaps_per_reply']} / {engines[n]['stutter']['p95_gap_ms']:.0f} ms / "
+          f"{engines[n]['stutter']['gaps_over_150_ms']}" for n in names]),
         ("barge-in, from the files p50 / p95 / max ms", [_triple(engines[n]["barge_in_ms"]) for n in names]),
         ("barge-in, pipeline p50 / p95 / max ms", [_triple(engines[n]["barge_in_pipeline_ms"]) for n in names]),
         ("event-loop stall max / p99", [f"{engines[n]['loop_stall_ms']['max']:.1f} / "

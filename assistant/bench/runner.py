@@ -94,6 +94,7 @@ async def bench_questions(config: Config, engines: Engines, questions: list[Ques
                           progress: Callable[[str], None]) -> dict:
     """Each question through the duplex pipeline: voice-to-voice and the stages after the true end of speech, WER."""
     v2v, stages, eot_wait, first_synth, stalls, wer_parts = [], [], [], [], [], []
+    stutter: list[tuple[float, ...]] = []  # per reply, its dry gaps
     for question in questions:
         result = await run_duplex(config, question.path, work / "out.wav", engines=engines,
                                   control=cap_replies(QUESTION_REPLY_S, CUT_IN_REPLY_S))
@@ -109,6 +110,7 @@ async def bench_questions(config: Config, engines: Engines, questions: list[Ques
         stages.append({str(stage): times[stage] - end_ms for stage in AFTER_SPEECH_END if stage in times})
         eot_wait.append(times[Stage.END_OF_TURN] - end_ms)
         first_synth.append(times[Stage.FIRST_TTS_CHUNK] - times[Stage.FIRST_CHUNK])
+        stutter.append(turn.stutter_gaps_ms)
         reference = question.utterance.text
         heard = " ".join(t.transcript for t in result.turns if t.transcript)
         wer_parts.append((word_error_rate(reference, heard), len(normalized_words(reference))))
@@ -120,6 +122,7 @@ async def bench_questions(config: Config, engines: Engines, questions: list[Ques
                                        for stage in map(str, AFTER_SPEECH_END) if any(stage in row for row in stages)},
         "end_of_turn_wait_ms": round(statistics.median(eot_wait), 1) if eot_wait else None,
         "first_chunk_synthesis_ms": round(statistics.median(first_synth), 1) if first_synth else None,
+        "stutter": stutter_summary(stutter),
         "loop_stalls": stalls,
         "stt_wer": round(sum(w * n for w, n in wer_parts) / max(1, sum(n for _, n in wer_parts)), 3),
         "questions": len(questions),
@@ -184,6 +187,15 @@ async def bench_sequential(config: Config, engines: Engines, questions: list[Que
         ttfa.append(turn.first_audio_s * 1000 - question.speech_end_s * 1000)
         progress(f"  sequential {ttfa[-1]:6.0f} ms  {turn.transcript!r} → {turn.reply[:50]!r}")
     return {"time_to_first_audio_ms": summary(ttfa)}
+
+
+def stutter_summary(replies: list[tuple[float, ...]]) -> dict:
+    """Where the speaker ran dry inside replies: gaps per reply, their p95, and how many were long enough to hear
+    as a stutter (over 150 ms)."""
+    gaps = [gap for reply in replies for gap in reply]
+    return {"gaps_per_reply": round(len(gaps) / max(1, len(replies)), 2),
+            "p95_gap_ms": round(float(np.percentile(gaps, 95)), 1) if gaps else 0.0,
+            "gaps_over_150_ms": sum(gap > 150 for gap in gaps), "replies": len(replies)}
 
 
 def cap_replies(first_s: float | None, later_s: float):

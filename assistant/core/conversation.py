@@ -313,6 +313,7 @@ class Conversation:
             return
         if turn.reply is not None and (first_played := turn.reply.first_played_at) is not None:
             turn.draft.times_ms[Stage.FIRST_AUDIO] = self._ms(first_played)
+            turn.draft.stutter_gaps_ms = turn.reply.dry_gaps_ms()
         overflows, underflows = self._audio_lost()
         turn.draft.overflows, turn.draft.underflows = overflows - turn.lost_before[0], underflows - turn.lost_before[1]
         record = turn.draft.freeze()

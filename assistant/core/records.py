@@ -59,6 +59,7 @@ class TurnRecord:
     barge_in_ms: float | None = None
     overflows: int = 0  # microphone blocks lost during the turn (the machine was too busy to read them)
     underflows: int = 0  # speaker blocks that came late during the turn (a gap in what the user heard)
+    stutter_gaps_ms: tuple[float, ...] = ()  # inside the reply: each silence where the speaker waited for speech
 
     @property
     def voice_to_voice_ms(self) -> float | None:
@@ -76,7 +77,9 @@ class TurnRecord:
                 "interrupted": self.interrupted, "notice": self.notice,
                 "times_ms": {str(stage): _round(ms) for stage, ms in self.times_ms.items()},
                 "barge_in_ms": _round(self.barge_in_ms), "voice_to_voice_ms": _round(self.voice_to_voice_ms),
-                "overflows": self.overflows, "underflows": self.underflows}
+                "overflows": self.overflows, "underflows": self.underflows,
+                "stutter": {"gaps": len(self.stutter_gaps_ms), "total_ms": _round(sum(self.stutter_gaps_ms)),
+                            "max_ms": _round(max(self.stutter_gaps_ms, default=0.0))}}
 
 
 @dataclass
@@ -92,11 +95,12 @@ class TurnDraft:
     barge_in_ms: float | None = None
     overflows: int = 0
     underflows: int = 0
+    stutter_gaps_ms: list[float] = field(default_factory=list)
 
     def freeze(self) -> TurnRecord:
         return TurnRecord(self.turn, self.transcript, self.reply, self.outcome, self.outcome == Outcome.INTERRUPTED,
                           self.notice, MappingProxyType(dict(self.times_ms)), self.barge_in_ms, self.overflows,
-                          self.underflows)
+                          self.underflows, tuple(self.stutter_gaps_ms))
 
 
 def _round(value: float | None) -> float | None:

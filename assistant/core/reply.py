@@ -20,6 +20,8 @@ from assistant.core.history import Message
 from assistant.core.ports import PlayingChunk, Speaker
 from assistant.core.types import AudioChunk
 
+DRY_GAP_MIN_MS = 1.0  # below this, two chunks' play times differ by rounding only
+
 
 class Reply:
     def __init__(self, turn: int, emit: Callable[[ConversationEvent], None]) -> None:
@@ -86,6 +88,17 @@ class Reply:
             if pending is None:  # nothing of ours is queued: it is someone else's audio, not ours to wait for
                 return
             await pending.done.wait()
+
+    def dry_gaps_ms(self) -> list[float]:
+        """Stutter: each wait between two of its chunks, in ms, where the speaker ran dry (the next chunk was not
+        synthesized yet when the previous one ended). A chunk queued in time starts the moment the previous ends."""
+        gaps = []
+        for previous, following in zip(self.playing, self.playing[1:], strict=False):
+            if previous.finished_at is not None and following.started_at is not None:
+                gap_ms = (following.started_at - previous.finished_at) * 1000
+                if gap_ms > DRY_GAP_MIN_MS:
+                    gaps.append(gap_ms)
+        return gaps
 
     @property
     def first_played_at(self) -> float | None:

@@ -115,4 +115,7 @@ def describe_turn(turn: TurnRecord) -> list[str]:
         lines.append(f"           voice-to-voice {turn.voice_to_voice_ms:.0f} ms")
     if turn.barge_in_ms is not None:
         lines.append(f"           barge-in: speaker silent {turn.barge_in_ms:.0f} ms after you started")
+    if turn.stutter_gaps_ms:
+        lines.append(f"           stutter: the speaker waited for speech {len(turn.stutter_gaps_ms)} times, "
+                     f"{sum(turn.stutter_gaps_ms):.0f} ms in all (longest {max(turn.stutter_gaps_ms):.0f} ms)")
     return lines

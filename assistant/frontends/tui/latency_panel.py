@@ -71,6 +71,8 @@ class LatencyPanel(Widget):
         summary: list[str | tuple[str, str]] = [("voice-to-voice ", "bold"), _ms(record.voice_to_voice_ms)]
         if record.barge_in_ms is not None:
             summary += [("   barge-in ", "bold"), _ms(record.barge_in_ms)]
+        if gaps := record.stutter_gaps_ms:  # the speaker waited for speech inside the reply
+            summary += [("   stutter ", "bold"), (f"{len(gaps)}× {sum(gaps):.0f} ms", "$warning")]
         lines.append(Content.assemble(*summary))
         return lines
 
