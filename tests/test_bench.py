@@ -55,7 +55,8 @@ def test_the_echo_section_sums_up_per_minute_of_reply_and_judges_its_goals():
     for key in list(replies):
         replies[key.replace("-6", "+0")] = replies[key]
     double_talk = [{"room": "desk", "gain_db": gain, "cut_in": "Wait.", "detected": ms is not None,
-                    "silent_after_ms": ms} for gain in (-6.0, 0.0) for ms in (60.0, 90.0, None)]
+                    "silent_after_ms": ms, "playing": True} for gain in (-6.0, 0.0) for ms in (60.0, 90.0, None)]
+    double_talk.append(double_talk[0] | {"playing": False})  # a cut-in before the reply began: not double talk
     measured = {"voice_to_voice_ms": {"p50": 500.0, "p95": 600.0, "max": 700.0, "n": 6}, "stt_wer": 0.05}
     cpu = aec_cpu(seconds=1.0)
     echo = summarize_echo({"replies": replies, "double_talk": double_talk, "aec_cpu": cpu,

@@ -8,6 +8,7 @@ speaker goes silent, what the canceller costs in CPU, and that voice-to-voice an
 from __future__ import annotations
 
 import dataclasses
+import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,7 @@ from assistant.bench.rooms import ROOMS, impulse_response, write_impulse_respons
 from assistant.bench.spans import place, silent_after, sound_times
 from assistant.config import Config
 from assistant.core.ports import Engines
+from assistant.core.records import Stage, TurnRecord
 from assistant.core.types import SAMPLE_RATE
 from assistant.frontends.duplex import run_duplex
 
@@ -30,6 +32,7 @@ CUT_INS = 5  # cut-ins per room and gain
 QUESTIONS = 6  # questions for voice-to-voice and WER with the canceller on and off
 SOUND_STEP_S = 0.005  # sound_times' resolution: each loud step is this much reply speech
 REPLY_TAIL_S = 30.0  # silence after a long-reply prompt: room for the whole reply
+PLAYING_WITHIN_S = 0.3  # the reply counts as playing at a cut-in if it was loud this shortly before
 
 
 def _with_aec(config: Config, on: bool) -> Config:
@@ -48,18 +51,19 @@ async def bench_echo(config: Config, engines: Engines, work: Path, reply_start_s
                 replies[f"{'on' if aec else 'off'} {name} {gain:+g} dB"] = await _echoing_reply(
                     _with_aec(config, aec), engines, prompts[index % len(prompts)], EchoSimulation(path, gain),
                     work, progress)
+    # The cut-ins land in the reply as it really starts here (on a busy machine, later than the main bench's median)
+    starts = [run["reply_start_s"] for key, run in replies.items() if key.startswith("on ") and run["reply_start_s"]]
+    reply_start_s = statistics.median(starts) if starts else reply_start_s
     double_talk = []
     for name, path in rooms.items():
         for gain in GAINS_DB:
             for fixture in barge_in_inputs(work, reply_start_s, CUT_INS):
                 result = await run_duplex(config, fixture.path, work / "out.wav", engines=engines,
                                           echo=EchoSimulation(path, gain))
-                detected = any(turn.interrupted for turn in result.turns)
-                silent = silent_after(work / "out.wav", fixture.cut_in_onset_s) * 1000 if detected else None
-                double_talk.append({"room": name, "gain_db": gain, "cut_in": fixture.cut_in.text,
-                                    "detected": detected, "silent_after_ms": silent})
-                progress(f"  double talk {name} {gain:+g} dB {fixture.cut_in.text!r}: "
-                         + (f"silent {silent:.0f} ms after its onset" if silent is not None else "NOT DETECTED"))
+                double_talk.append(_cut_in(result.turns, work / "out.wav", fixture.cut_in_onset_s)
+                                   | {"room": name, "gain_db": gain, "cut_in": fixture.cut_in.text})
+                progress(f"  double talk {name} {gain:+g} dB {fixture.cut_in.text!r}: {double_talk[-1]['what']} "
+                         f"({_outcomes(result.turns)})")
     questions = question_inputs(work, QUESTIONS)
     no_echo = {state: await bench_questions(_with_aec(config, state == "on"), engines, questions)
                for state in ("on", "off")}
@@ -84,15 +88,28 @@ def summarize_echo(raw: dict) -> dict:
                 "phantom_turns_per_min": round(sum(run["phantom_turns"] for run in runs) / minutes, 2),
                 "soft_pauses_per_min": round(sum(run["soft_pauses"] for run in runs) / minutes, 2)}
     for gain in GAINS_DB:
-        cut_ins = [run for run in raw["double_talk"] if run["gain_db"] == gain]
+        cut_ins = [run for run in raw["double_talk"] if run["gain_db"] == gain and run["playing"]]
         echo[f"double talk, echo {gain:+g} dB"] = {
             "detected": f"{sum(run['detected'] for run in cut_ins)}/{len(cut_ins)}",
             "detected_share": round(sum(run["detected"] for run in cut_ins) / max(1, len(cut_ins)), 3),
+            "reply_not_playing": sum(run["gain_db"] == gain and not run["playing"] for run in raw["double_talk"]),
             "barge_in_ms": summary([run["silent_after_ms"] for run in cut_ins if run["detected"]])}
     echo["aec_cpu"] = raw["aec_cpu"]
     echo["without_echo"] = {state: {"voice_to_voice_ms": measured["voice_to_voice_ms"], "stt_wer": measured["stt_wer"]}
                             for state, measured in raw["without_echo"].items()}
     return echo
+
+
+def _cut_in(turns: list[TurnRecord], output: Path, onset_s: float) -> dict:
+    """Whether a cut-in over the echoing reply was heard, and how soon the speaker went silent. A cut-in that came
+    when the reply was not playing (it had not started, or was between sentences) says nothing about double talk."""
+    sound = sound_times(output)
+    playing = bool(sound[(sound < onset_s) & (sound > onset_s - PLAYING_WITHIN_S)].size)
+    detected = any(turn.interrupted for turn in turns)
+    silent = silent_after(output, onset_s) * 1000 if playing and detected else None
+    what = ("the reply was not playing" if not playing else
+            f"silent {silent:.0f} ms after its onset" if silent is not None else "NOT DETECTED")
+    return {"playing": playing, "detected": detected, "silent_after_ms": silent, "what": what}
 
 
 def _long_reply_inputs(work: Path) -> list[QuestionInput]:
@@ -113,9 +130,17 @@ async def _echoing_reply(config: Config, engines: Engines, prompt: QuestionInput
     phantom_turns = max(0, len(result.turns) - 1)
     progress(f"  echo {'on ' if config.audio.echo_cancellation else 'off'} {echo.impulse_response.stem} "
              f"{echo.gain_db:+g} dB: {false_barge_ins} false barge-ins, {phantom_turns} phantom turns, "
-             f"{result.soft_pauses} soft pauses in {speech_min * 60:.1f} s of reply speech")
+             f"{result.soft_pauses} soft pauses in {speech_min * 60:.1f} s of reply speech "
+             f"({_outcomes(result.turns)})")
+    first = result.turns[0] if result.turns else None
+    start = first.times_ms.get(Stage.FIRST_AUDIO) if first else None
     return {"reply_speech_s": round(speech_min * 60, 1), "false_barge_ins": false_barge_ins,
-            "phantom_turns": phantom_turns, "soft_pauses": result.soft_pauses}
+            "phantom_turns": phantom_turns, "soft_pauses": result.soft_pauses,
+            "reply_start_s": round(start / 1000 - prompt.speech_end_s, 3) if start is not None else None}
+
+
+def _outcomes(turns: list[TurnRecord]) -> str:
+    return "; ".join(f"{turn.outcome}: {turn.reply[:30] or turn.notice!r}" for turn in turns)
 
 
 def aec_cpu(seconds: float = 10.0) -> dict:

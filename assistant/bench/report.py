@@ -60,7 +60,7 @@ def echo_lines(echo: dict | None) -> list[str]:
                          f"({row['reply_speech_s']:.0f} s of reply)")
         elif key.startswith("double talk"):
             lines.append(f"  {key:24} cut-ins detected {row['detected']}, barge-in p50 / p95 / max "
-                         f"{_triple(row['barge_in_ms'])} ms")
+                         f"{_triple(row['barge_in_ms'])} ms ({row['reply_not_playing']} came with no reply playing)")
     cpu = echo["aec_cpu"]
     lines.append(f"  canceller CPU: {cpu['per_frame_us']:.0f} µs per 10 ms frame "
                  f"({cpu['core_percent']:.2f} % of a core)")
