@@ -112,9 +112,9 @@ async def open_session(config: Config, audio: AudioPlan | None = None, *, engine
 
 def _echo_cancelled(capture: Microphone, played: PlayedAudio) -> Microphone:
     from assistant.audio.echo_cancelled_microphone import EchoCancelledMicrophone
-    from assistant.audio.echo_canceller import WebRtcEchoCanceller
+    from assistant.audio.echo_canceller import SettlingGuard, WebRtcEchoCanceller
 
-    return EchoCancelledMicrophone(capture, played, WebRtcEchoCanceller())
+    return EchoCancelledMicrophone(capture, played, SettlingGuard(WebRtcEchoCanceller()))
 
 
 async def _open_microphone(config: Config, audio: AudioPlan, notify: Callable[[str], None],

@@ -51,7 +51,7 @@ def test_the_echo_section_sums_up_per_minute_of_reply_and_judges_its_goals():
     replies = {"on desk -6 dB": {"reply_speech_s": 30.0, "false_barge_ins": 0, "phantom_turns": 0, "soft_pauses": 1},
                "on kitchen -6 dB": {"reply_speech_s": 30.0, "false_barge_ins": 0, "phantom_turns": 0,
                                     "soft_pauses": 0},
-               "off desk -6 dB": {"reply_speech_s": 6.0, "false_barge_ins": 1, "phantom_turns": 2, "soft_pauses": 3}}
+               "off desk -6 dB": {"reply_speech_s": 0.5, "false_barge_ins": 1, "phantom_turns": 2, "soft_pauses": 3}}
     for key in list(replies):
         replies[key.replace("-6", "+0")] = replies[key]
     double_talk = [{"room": "desk", "gain_db": gain, "cut_in": "Wait.", "detected": ms is not None,
@@ -63,7 +63,8 @@ def test_the_echo_section_sums_up_per_minute_of_reply_and_judges_its_goals():
                            "without_echo": {"on": measured, "off": measured}})
 
     assert echo["aec on, echo -6 dB"]["soft_pauses_per_min"] == 1.0  # 1 pause in one minute of reply
-    assert echo["aec off, echo -6 dB"]["false_barge_ins_per_min"] == 10.0  # 1 in 6 s
+    off = echo["aec off, echo -6 dB"]
+    assert off["cut_off"] == off["replies"] == 1 and off["false_barge_ins_per_min"] is None  # no rate from 0.5 s
     assert echo["double talk, echo -6 dB"]["detected"] == "2/3"
     assert echo["double talk, echo -6 dB"]["barge_in_ms"]["p50"] == 75.0
     assert 0 < cpu["per_frame_us"] < 10_000

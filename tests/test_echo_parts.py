@@ -106,3 +106,20 @@ def test_the_echo_path_is_the_played_audio_through_the_response_scaled_and_delay
     expected = np.zeros(64)
     expected[16 + 1], expected[16 + 3] = 0.5, -0.25  # normalised to 1.0 at the peak, then -6 dB
     assert np.allclose(mixed, expected, atol=1e-4)
+
+
+def test_the_settling_guard_turns_down_only_the_first_second_the_speaker_plays():
+    from assistant.audio.echo_canceller import AEC_FRAME, SettlingGuard
+
+    class Identity:
+        def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+            return near
+
+    guard = SettlingGuard(Identity())
+    near = np.full(AEC_FRAME * 10, 0.5, dtype=np.float32)
+    quiet, playing = np.zeros_like(near), np.full_like(near, 0.1)
+    assert np.array_equal(guard.process(near, quiet), near)  # nothing played yet: nothing to guard against
+    for _ in range(10):  # 10 × 100 ms of the speaker playing: its first second
+        assert np.allclose(guard.process(near, playing), 0.5 * 10 ** (SettlingGuard.GUARD_DB / 20))
+    assert guard.settled
+    assert np.array_equal(guard.process(near, playing), near)  # settled: what the canceller gives, untouched

@@ -40,3 +40,36 @@ class WebRtcEchoCanceller:
 
     def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
         return np.asarray(self._aec.process(near, far), dtype=np.float32)
+
+
+class SettlingGuard:
+    """An `EchoCanceller` in front of another, for its first second of echo.
+
+    AEC3 starts knowing nothing of the room. Measured on the synthesised rooms, it removes only 4–7 dB of a
+    reverberant room's echo in the first half second the speaker plays (then 25–45 dB), enough for the VAD to take
+    the first words of the session's first reply for the user. So until the speaker has played `SETTLING_S` of
+    sound, what comes out while it plays is turned down by `GUARD_DB`. A user cutting in during that first second
+    of the first reply needs a few more words to be heard; AEC3 holds the start of their speech back then anyway.
+    """
+
+    SETTLING_S = 1.0
+    GUARD_DB = -30.0
+    ACTIVE_RMS = 10 ** (-50 / 20)  # a reference frame quieter than this is silence between replies
+
+    def __init__(self, canceller: EchoCanceller) -> None:
+        self._canceller = canceller
+        self._heard_frames = 0  # 10 ms reference frames with sound, so far
+
+    @property
+    def settled(self) -> bool:
+        return self._heard_frames * AEC_FRAME >= self.SETTLING_S * SAMPLE_RATE
+
+    def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+        cleaned = self._canceller.process(near, far)
+        if self.settled:
+            return cleaned
+        frames = far.reshape(-1, AEC_FRAME)
+        active = np.sqrt(np.mean(frames**2, axis=1)) > self.ACTIVE_RMS
+        self._heard_frames += int(active.sum())
+        gain = np.where(active, 10 ** (self.GUARD_DB / 20), 1.0).astype(np.float32)
+        return (cleaned.reshape(-1, AEC_FRAME) * gain[:, None]).reshape(-1)

@@ -32,6 +32,7 @@ CUT_INS = 5  # cut-ins per room and gain
 QUESTIONS = 6  # questions for voice-to-voice and WER with the canceller on and off
 SOUND_STEP_S = 0.005  # sound_times' resolution: each loud step is this much reply speech
 REPLY_TAIL_S = 30.0  # silence after a long-reply prompt: room for the whole reply
+MIN_RATE_S = 10.0  # a rate per minute of reply speech needs at least this much of it
 PLAYING_WITHIN_S = 0.3  # the reply counts as playing at a cut-in if it was loud this shortly before
 
 
@@ -81,12 +82,16 @@ def summarize_echo(raw: dict) -> dict:
         for gain in GAINS_DB:
             runs = [run for key, run in raw["replies"].items() if key.startswith(f"{state} ") and
                     key.endswith(f" {gain:+g} dB")]
-            minutes = sum(run["reply_speech_s"] for run in runs) / 60 or float("nan")
+            played_s = sum(run["reply_speech_s"] for run in runs)
+
+            def per_minute(key: str, runs: list[dict] = runs, played_s: float = played_s) -> float | None:
+                # a rate over a few seconds of speech says nothing: the replies cut off count says it instead
+                return round(sum(run[key] for run in runs) / played_s * 60, 2) if played_s >= MIN_RATE_S else None
+
             echo[f"aec {state}, echo {gain:+g} dB"] = {
-                "reply_speech_s": round(minutes * 60, 1),
-                "false_barge_ins_per_min": round(sum(run["false_barge_ins"] for run in runs) / minutes, 2),
-                "phantom_turns_per_min": round(sum(run["phantom_turns"] for run in runs) / minutes, 2),
-                "soft_pauses_per_min": round(sum(run["soft_pauses"] for run in runs) / minutes, 2)}
+                "replies": len(runs), "cut_off": sum(run["false_barge_ins"] > 0 for run in runs),
+                "reply_speech_s": round(played_s, 1), "false_barge_ins_per_min": per_minute("false_barge_ins"),
+                "phantom_turns_per_min": per_minute("phantom_turns"), "soft_pauses_per_min": per_minute("soft_pauses")}
     for gain in GAINS_DB:
         cut_ins = [run for run in raw["double_talk"] if run["gain_db"] == gain and run["playing"]]
         echo[f"double talk, echo {gain:+g} dB"] = {

@@ -55,9 +55,11 @@ def echo_lines(echo: dict | None) -> list[str]:
     lines = ["", "echo (synthesised laptop rooms; per minute of reply speech)"]
     for key, row in echo.items():
         if key.startswith("aec "):
-            lines.append(f"  {key:24} false barge-ins {row['false_barge_ins_per_min']:5.2f}/min, phantom turns "
-                         f"{row['phantom_turns_per_min']:5.2f}/min, soft pauses {row['soft_pauses_per_min']:5.2f}/min "
-                         f"({row['reply_speech_s']:.0f} s of reply)")
+            rates = ", ".join(f"{label} {_rate(row[key])}" for label, key in (
+                ("false barge-ins", "false_barge_ins_per_min"), ("phantom turns", "phantom_turns_per_min"),
+                ("soft pauses", "soft_pauses_per_min")))
+            lines.append(f"  {key:24} {row['cut_off']}/{row['replies']} replies cut off by their own echo; {rates} "
+                         f"({row['reply_speech_s']:.0f} s of reply speech)")
         elif key.startswith("double talk"):
             lines.append(f"  {key:24} cut-ins detected {row['detected']}, barge-in p50 / p95 / max "
                          f"{_triple(row['barge_in_ms'])} ms ({row['reply_not_playing']} came with no reply playing)")
@@ -68,6 +70,10 @@ def echo_lines(echo: dict | None) -> list[str]:
         lines.append(f"  no echo, canceller {state:3}: voice-to-voice {_triple(row['voice_to_voice_ms'])} ms, "
                      f"STT WER {row['stt_wer'] * 100:.1f} %")
     return lines
+
+
+def _rate(per_minute: float | None) -> str:
+    return "n/a" if per_minute is None else f"{per_minute:.2f}/min"
 
 
 def _ms(value: float | None, sign: str = "") -> str:
@@ -108,7 +114,7 @@ def echo_goals(echo: dict | None) -> list[tuple[str, bool | None]]:
     for key, row in echo.items():
         if key.startswith("aec on"):
             rate = row["false_barge_ins_per_min"]
-            checks.append((f"{key}: false barge-ins {rate}/min = 0", rate == 0))
+            checks.append((f"{key}: false barge-ins {rate}/min = 0", None if rate is None else rate == 0))
         elif key.startswith("double talk"):
             checks.append((f"{key}: cut-ins detected {row['detected']} ≥ 95 %", row["detected_share"] >= 0.95))
             p95 = row["barge_in_ms"]["p95"]
