@@ -66,7 +66,8 @@ def test_with_echo_a_long_reply_plays_to_the_end_with_no_barge_in(config, piper,
 
 
 def test_with_echo_and_no_cancelling_it_cuts_itself_off(config, piper, question, tmp_path):
-    result = converse_with_echo(echo_config(config, cancel=False), piper, question, tmp_path, gain_db=-6.0)
+    # the same room and echo as the first case above, which plays to the end with the canceller on
+    result = converse_with_echo(echo_config(config, cancel=False), piper, question, tmp_path, gain_db=0.0)
     first = result.turns[0]
     assert first.interrupted or len(result.turns) > 1, "the echo is real: without cancelling it, it interrupts"
 
