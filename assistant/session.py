@@ -16,6 +16,7 @@ from pathlib import Path
 from assistant.config import Config
 from assistant.core.conversation import Conversation
 from assistant.core.ports import EngineInfo, Engines, Microphone, Speaker
+from assistant.core.tooling import Toolbox
 from assistant.core.turn_log import TurnLog
 from assistant.errors import NoMicrophoneError, UserError
 
@@ -40,6 +41,7 @@ class Session:
     microphone: Microphone
     speaker: Speaker
     conversation: Conversation
+    toolbox: Toolbox | None
 
 
 class _NoticeRelay:
@@ -59,9 +61,11 @@ class _NoticeRelay:
 async def open_session(config: Config, audio: AudioPlan | None = None, *, engines: Engines | None = None,
                        load_engines: LoadEngines | None = None,
                        on_engine_ready: Callable[[EngineInfo], object] = lambda info: None,
-                       metrics_path: str | Path | None = None) -> AsyncIterator[Session]:
+                       metrics_path: str | Path | None = None,
+                       toolbox: Toolbox | None = None) -> AsyncIterator[Session]:
     """The session, ready to `conversation.run()`. `engines`, if given, stay open (the caller owns them);
-    `metrics_path` overrides `[conversation] metrics_file` ("" = no turn log)."""
+    `metrics_path` overrides `[conversation] metrics_file` ("" = no turn log); `toolbox` replaces the built-in
+    tools of `[tools]`."""
     audio = audio or AudioPlan()
     relay = _NoticeRelay()
     microphone: Microphone | None = None
@@ -76,11 +80,15 @@ async def open_session(config: Config, audio: AudioPlan | None = None, *, engine
 
                 load_engines = loading.load_engines
             engines = await load_engines(config, on_engine_ready)
+        if toolbox is None and config.tools.enabled:
+            from assistant.tools.toolbox import open_toolbox
+
+            toolbox = await asyncio.to_thread(open_toolbox, config.tools)  # reads the timers' state file
         speaker = await _open_speaker(config, audio, microphone, relay)
         log_path = config.conversation.metrics_file if metrics_path is None else metrics_path
-        conversation = Conversation(config, engines, microphone, speaker, TurnLog(log_path or None))
+        conversation = Conversation(config, engines, microphone, speaker, TurnLog(log_path or None), toolbox)
         relay.conversation = conversation
-        yield Session(config, engines, microphone, speaker, conversation)
+        yield Session(config, engines, microphone, speaker, conversation, toolbox)
     finally:
         if conversation is not None:
             await conversation.close()

@@ -39,6 +39,23 @@ ANSWER_STAGES = (Stage.SPEECH_END, Stage.END_OF_TURN, Stage.STT_FINAL, Stage.LLM
                  Stage.FIRST_TTS_CHUNK)
 
 
+@dataclass(frozen=True)
+class ToolCallRecord:
+    """One tool call of a turn: what was asked, when it started (ms on the input timeline), how long it ran, and
+    its result (or its error, `failed`)."""
+
+    name: str
+    arguments: Mapping[str, Any]
+    started_ms: float
+    duration_ms: float
+    result: str
+    failed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "arguments": dict(self.arguments), "started_ms": _round(self.started_ms),
+                "duration_ms": _round(self.duration_ms), "result": self.result, "failed": self.failed}
+
+
 class Outcome(StrEnum):
     PENDING = "pending"
     REPLIED = "replied"
@@ -59,6 +76,7 @@ class TurnRecord:
     barge_in_ms: float | None = None
     overflows: int = 0  # microphone blocks lost during the turn (the machine was too busy to read them)
     underflows: int = 0  # speaker blocks that came late during the turn (a gap in what the user heard)
+    tool_calls: tuple[ToolCallRecord, ...] = ()
 
     @property
     def voice_to_voice_ms(self) -> float | None:
@@ -76,7 +94,8 @@ class TurnRecord:
                 "interrupted": self.interrupted, "notice": self.notice,
                 "times_ms": {str(stage): _round(ms) for stage, ms in self.times_ms.items()},
                 "barge_in_ms": _round(self.barge_in_ms), "voice_to_voice_ms": _round(self.voice_to_voice_ms),
-                "overflows": self.overflows, "underflows": self.underflows}
+                "overflows": self.overflows, "underflows": self.underflows,
+                "tool_calls": [call.to_json() for call in self.tool_calls]}
 
 
 @dataclass
@@ -92,11 +111,12 @@ class TurnDraft:
     barge_in_ms: float | None = None
     overflows: int = 0
     underflows: int = 0
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
 
     def freeze(self) -> TurnRecord:
         return TurnRecord(self.turn, self.transcript, self.reply, self.outcome, self.outcome == Outcome.INTERRUPTED,
                           self.notice, MappingProxyType(dict(self.times_ms)), self.barge_in_ms, self.overflows,
-                          self.underflows)
+                          self.underflows, tuple(self.tool_calls))
 
 
 def _round(value: float | None) -> float | None:

@@ -20,6 +20,7 @@ from assistant.core.history import Message
 from assistant.core.loop_monitor import LoopMonitor
 from assistant.core.ports import EngineInfo, Engines
 from assistant.core.records import AFTER_SPEECH_END, Stage, TurnRecord
+from assistant.core.tooling import Toolbox
 from assistant.session import AudioPlan, open_session
 
 POLL_S = 0.05
@@ -47,7 +48,8 @@ async def run_duplex(config: Config, input_path: str | Path, output_path: str | 
                      metrics_path: str | Path | None = None, max_turns: int | None = None,
                      engines: Engines | None = None,
                      on_event: Callable[[ConversationEvent], None] | None = None,
-                     control: Callable[[Conversation], Coroutine[Any, Any, None]] | None = None) -> DuplexResult:
+                     control: Callable[[Conversation], Coroutine[Any, Any, None]] | None = None,
+                     toolbox: Toolbox | None = None) -> DuplexResult:
     """Play `input_path` into the pipeline as the microphone and record the speaker into `output_path`.
 
     Ends once the input has been played and the assistant is idle again (or after `max_turns` answered turns).
@@ -55,7 +57,7 @@ async def run_duplex(config: Config, input_path: str | Path, output_path: str | 
     """
     plan = AudioPlan(input_wav=Path(input_path), output_wav=Path(output_path) if output_path else None)
     monitor = LoopMonitor()
-    async with open_session(config, plan, engines=engines, metrics_path=metrics_path) as session:
+    async with open_session(config, plan, engines=engines, metrics_path=metrics_path, toolbox=toolbox) as session:
         conversation, microphone = session.conversation, session.microphone
         assert isinstance(microphone, WavMicrophone) and isinstance(session.speaker, WavSpeaker)
         if on_event:
