@@ -12,8 +12,14 @@ import re
 from assistant.core.tooling import ToolCall
 from assistant.tools.spoken_numbers import normalize, parse_clock, parse_duration
 
-_TIMER = r"(?:timer|countdown)"
+# How Whisper writes "timer" too ("Cancel the T-Tima", "Stop the timeo"); a plain "time" counts only in
+# "set a time for ten minutes", with a verb and a duration.
+_TIMER = r"(?:timer|tima|timeo|countdown)"
 _ALARM = r"(?:alarm|wake me(?: up)?)"
+_SET = r"(?:set|sets|start|started|starts|make|put|create|add|give|need|want)"
+_CANCEL = r"(?:cancel|cancelled|canceled|stop|delete|remove|clear|turn off|kill)"
+# Labels Whisper writes as a letter or a homophone
+_LABEL_SOUNDS = {"t": "tea", "tee": "tea", "pastor": "pasta"}
 _NOT_A_LABEL = {"a", "an", "the", "my", "me", "up", "new", "for", "set", "start", "timer", "alarm", "please", "of",
                 "called", "named", "minute", "second", "hour", "and", "to", "in", "on", "is", "it", "that", "this"}
 _DURATION_WORDS = r"\d|hour|minute|second|half|quarter"
@@ -40,9 +46,10 @@ def _current_time(said: str) -> ToolCall | None:
 
 
 def _set_timer(said: str) -> ToolCall | None:
-    if not re.search(rf"\b{_TIMER}\b|\bremind me in\b|\bcount down\b", said):
+    timer_word = re.search(rf"\b{_TIMER}\b|\bremind me in\b|\bcount down\b", said)
+    if not timer_word and not re.search(rf"(?:^|\b{_SET}(?: \S+){{0,3}} )time\b", said):
         return None
-    if not re.search(r"\b(?:set|start|make|put|create|add|give|need|want|remind|count|for|timer)\b", said):
+    if not re.search(rf"\b(?:{_SET}|remind|count|for|timer)\b", said):
         return None
     duration = parse_duration(said)
     if duration is None:
@@ -53,7 +60,7 @@ def _set_timer(said: str) -> ToolCall | None:
 
 
 def _set_alarm(said: str) -> ToolCall | None:
-    if not re.search(rf"\b{_ALARM}\b", said) or re.search(r"\b(?:cancel|stop|delete|remove|left)\b", said):
+    if not re.search(rf"\b{_ALARM}\b", said) or re.search(rf"\b(?:{_CANCEL}|left)\b", said):
         return None
     clock = parse_clock(said)
     if clock is None:
@@ -65,8 +72,9 @@ def _set_alarm(said: str) -> ToolCall | None:
 
 
 def _list_timers(said: str) -> ToolCall | None:
-    if re.search(rf"\b(?:list|what|which|any|show)\b.*\b(?:{_TIMER}|alarm)s?\b", said) and \
-            not re.search(r"\b(?:set|start|left|remaining)\b", said):
+    asks = re.search(rf"\b(?:list|what|which|any|show)\b.*\b(?:{_TIMER}|alarm)s?\b", said) or \
+        re.search(rf"\bmy (?:{_TIMER}|alarm)s\b", said)  # "... my alarms", the verb misheard
+    if asks and not re.search(rf"\b(?:{_SET}|{_CANCEL}|left|remaining)\b", said):
         return ToolCall("list_timers")
     return None
 
@@ -80,8 +88,7 @@ def _time_left(said: str) -> ToolCall | None:
 
 
 def _cancel(said: str) -> ToolCall | None:
-    if re.search(r"\b(?:cancel|stop|delete|remove|clear|turn off|kill)\b", said) and \
-            re.search(rf"\b{_TIMER}s?\b|\balarms?\b", said):
+    if re.search(rf"\b{_CANCEL}\b", said) and re.search(rf"\b{_TIMER}s?\b|\balarms?\b", said):
         if re.search(r"\ball\b", said):
             return ToolCall("cancel_timer", {"label": "all"})
         label = _label(said)
@@ -100,6 +107,10 @@ def _duration_phrase(said: str) -> str:
 def _label(said: str) -> str:
     """The word(s) naming a timer: "pasta" in "set a pasta timer", "tea" in "a timer called tea" or "a timer for
     the tea"; "" when there is none."""
+    return " ".join(_LABEL_SOUNDS.get(word, word) for word in _label_words(said).split())
+
+
+def _label_words(said: str) -> str:
     named = re.search(r"\b(?:called|named|labell?ed|for the|for my|on the|on my)\s+([a-z]+(?: [a-z]+)?)", said)
     if named:
         candidate = " ".join(w for w in named[1].split() if w not in _NOT_A_LABEL

@@ -24,7 +24,7 @@ def normalize(text: str) -> str:
     """Lower case, words split on hyphens, punctuation dropped (but "7:30", "7.30" and "2.5" kept), number words as
     digits, and "a.m."/"p.m." as "am"/"pm"."""
     text = text.lower().replace("-", " ").replace("’", "'")
-    text = re.sub(r"\b([ap])\.? ?m\b\.?", r"\1m", text)
+    text = re.sub(r"\b([ap])\.? ?m\b\.?|\b(p)(?:\. ?| )n\b\.?", r"\1\2m", text)  # "p.m.", "pm", Whisper's "p n"
     text = re.sub(r"(\d)([ap]m)\b", r"\1 \2", text)
     text = re.sub(r"[^\w\s:.']|(?<!\d)[.:]|[.:](?!\d)", " ", text)
     return " ".join(_words_to_digits(text.split()))
