@@ -19,7 +19,7 @@ import numpy as np
 from assistant.config import Config
 from assistant.core.chime import chime
 from assistant.core.chunker import ClauseChunker
-from assistant.core.events import FinalTranscript, Notice, ReplyDelta
+from assistant.core.events import Announced, FinalTranscript, Notice, ReplyDelta
 from assistant.core.history import History, Message
 from assistant.core.ports import Engines, LlmError, Speaker, ToolSchemas
 from assistant.core.records import Outcome, Stage, TurnDraft
@@ -214,7 +214,7 @@ class Answerer:
         """Say something due (a timer): a chime at once, then the words."""
         self._chime(reply)
         draft.reply = text
-        reply.emit(ReplyDelta(text))
+        reply.emit(Announced(text))
         chunks: Chunks = asyncio.Queue()
         chunker = ClauseChunker()
         for chunk in (*chunker.feed(text), *chunker.finish()):
@@ -236,6 +236,7 @@ class Answerer:
             if reply.committed and reply.spoken and (due := self._take_due()):
                 self._chime(reply)
                 for announcement in due:
+                    reply.emit(Announced(announcement))
                     await self._say(draft, reply, announcement, is_notice=True)
             await self._say(draft, reply, text, is_notice)
         await reply.until_played()
