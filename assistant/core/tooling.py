@@ -32,6 +32,14 @@ class Announcement:
     text: str
 
 
+@dataclass(frozen=True)
+class Countdown:
+    """A timer or alarm that is set, for a display: its name ("tea timer") and the time left."""
+
+    name: str
+    seconds_left: float
+
+
 class Toolbox(Protocol):
     def schemas(self) -> list[dict[str, Any]]:
         """The enabled tools as JSON schemas, in the form Ollama's `chat(tools=...)` takes."""
@@ -45,6 +53,10 @@ class Toolbox(Protocol):
     def intent(self, text: str) -> ToolCall | None:
         """The tool call a plain request asks for ("set a timer for ten minutes"), for models that cannot call
         tools; None when the text is not such a request."""
+        ...
+
+    def countdowns(self) -> list[Countdown]:
+        """The timers and alarms that are set, soonest first."""
         ...
 
     def announcements(self) -> AsyncIterator[Announcement]:

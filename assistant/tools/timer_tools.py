@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from assistant.core.tooling import ToolError
+from assistant.core.tooling import Countdown, ToolError
 from assistant.tools.clock import Clock, say_clock, say_duration
 from assistant.tools.spoken_numbers import parse_clock, parse_duration
 from assistant.tools.timers import Timer, TimerStore
@@ -86,6 +86,10 @@ class TimerTools:
         self._store.remove(timer)
         await self._store.save()
         return f"{_name(timer).capitalize()} cancelled."
+
+    def countdowns(self) -> list[Countdown]:
+        now = self._clock.now()
+        return [Countdown(_name(timer).removeprefix("the "), max(0.0, timer.due - now)) for timer in self._store.timers]
 
     def announcement(self, timer: Timer) -> str:
         """What to say when `timer` is due (or was due while the assistant was off)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.config import ToolsConfig
-from assistant.core.tooling import Announcement, ToolCall, ToolError
+from assistant.core.tooling import Announcement, Countdown, ToolCall, ToolError
 from assistant.errors import ConfigError
 from assistant.paths import user_state_dir
 from assistant.tools.clock import Clock, TimeTools
@@ -47,6 +47,9 @@ class ToolRegistry:
     def intent(self, text: str) -> ToolCall | None:
         call = match_intent(text)
         return call if call is not None and call.name in self.tools else None
+
+    def countdowns(self) -> list[Countdown]:
+        return self.timer_tools.countdowns()
 
     async def announcements(self) -> AsyncIterator[Announcement]:
         async for timer in self.timers.until_due():
