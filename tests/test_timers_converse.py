@@ -9,7 +9,7 @@ import dataclasses
 
 from assistant.bench.spans import first_sample_time, place, sound_times
 from assistant.core.events import Announced
-from assistant.frontends.duplex import run_duplex
+from assistant.frontends.duplex import describe_turn, run_duplex
 
 ON_TIME_S = 0.05
 
@@ -33,6 +33,7 @@ def test_a_timer_set_by_voice_goes_off_ten_seconds_later_in_out_wav(config, ques
     [call] = request.tool_calls
     assert call.name == "set_timer" and not call.failed, request
     assert request.reply == "The timer set for 10 seconds."
+    assert "tool:      set_timer(duration='10 seconds') in " in "\n".join(describe_turn(request))
     assert announced == ["The timer is done."] and announcement.reply == "The timer is done."
     due_s = (call.started_ms + call.duration_ms) / 1000 + 10.0
     chime_s = first_sample_time(tmp_path / "out.wav", after_s=due_s - 3.0)

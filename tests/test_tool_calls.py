@@ -201,4 +201,4 @@ def test_the_loop_never_stalls_while_a_3_s_tool_runs(config, tmp_path, stt, pipe
     assert record.result == "worked" and record.duration_ms >= 2900
     assert tts.texts == ["One moment.", "All done."]
     print(f"loop stall with a 3 s tool: {result.loop_stall_ms}")
-    assert result.loop_stall_ms["max"] < 50, result.loop_stall_ms  # the goal is < 20 ms; margin for a busy machine
+    assert result.loop_stall_ms["max"] < 20, result.loop_stall_ms

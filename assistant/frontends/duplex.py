@@ -104,6 +104,9 @@ def describe_turn(turn: TurnRecord) -> list[str]:
              f"assistant: {turn.reply or '(no reply)'}{'  [interrupted]' if turn.interrupted else ''}"]
     if turn.notice:
         lines.append(f"notice:    {turn.notice}")
+    for call in turn.tool_calls:
+        arguments = ", ".join(f"{name}={value!r}" for name, value in call.arguments.items())
+        lines.append(f"tool:      {call.name}({arguments}) in {call.duration_ms:.0f} ms: {call.result}")
     end = times.get(Stage.SPEECH_END)
     if end is not None:
         stages = [f"{stage.label} +{times[stage] - end:.0f}" for stage in AFTER_SPEECH_END if stage in times]
