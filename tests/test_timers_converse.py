@@ -19,7 +19,6 @@ def with_engines(config, tmp_path):
         config,
         llm=dataclasses.replace(config.llm, backend="embedded", max_tokens=40),
         tts=dataclasses.replace(config.tts, engine="piper"),
-        tools=dataclasses.replace(config.tools, state_file=str(tmp_path / "timers.json")),
         conversation=dataclasses.replace(config.conversation, metrics_file=""))
 
 

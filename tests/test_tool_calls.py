@@ -202,3 +202,15 @@ def test_the_loop_never_stalls_while_a_3_s_tool_runs(config, tmp_path, stt, pipe
     assert tts.texts == ["One moment.", "All done."]
     print(f"loop stall with a 3 s tool: {result.loop_stall_ms}")
     assert result.loop_stall_ms["max"] < 20, result.loop_stall_ms
+
+
+def test_intents_always_answer_plain_requests_without_the_model(config, tmp_path, stt, piper, standin):
+    config = ollama_config(config, standin.host)
+    result, notices, tts = run(config, tmp_path, stt, piper, SlowTools(), "Cancel the pasta timer.",
+                               intents="always")
+
+    [turn] = result.turns
+    assert notices == [] and standin.requests == []
+    assert turn.reply == "Sorry, no timers or alarms are set." and " ".join(tts.texts) == turn.reply
+    assert [(call.name, dict(call.arguments), call.failed) for call in turn.tool_calls] == \
+        [("cancel_timer", {"label": "pasta"}, True)]

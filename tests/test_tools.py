@@ -200,6 +200,14 @@ async def first_announcement(box: ToolRegistry) -> str:
     raise AssertionError("no announcement")
 
 
+def test_timers_of_a_run_of_its_own_are_not_kept(tmp_path):
+    box = open_toolbox(ToolsConfig(state_file=str(tmp_path / "timers.json")), Clock(FakeTime(), PARIS),
+                       keep_timers=False)
+    call(box, "set_timer", duration="5 minutes")
+    assert call(box, "list_timers") == "The timer has 5 minutes left."
+    assert not (tmp_path / "timers.json").exists()
+
+
 def test_a_broken_state_file_is_set_aside(tmp_path, caplog):
     (tmp_path / "timers.json").write_text("{not json")
     box = toolbox(tmp_path, FakeTime())

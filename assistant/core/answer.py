@@ -43,6 +43,37 @@ def why(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
+class ReplyWords:
+    """The reply's words as they come: added to the draft, shown, and cut into speakable chunks for the speaker."""
+
+    def __init__(self, draft: TurnDraft, reply: Reply, chunks: Chunks, now_ms: Callable[[], float]) -> None:
+        self._draft, self._reply, self._chunks, self._now_ms = draft, reply, chunks, now_ms
+        self._chunker = ClauseChunker()
+        self._flushed = False
+
+    def say(self, delta: str) -> None:
+        text = self._draft.reply
+        if self._flushed and text and not text[-1].isspace() and delta[:1].isalnum():
+            delta = " " + delta  # the answer after a tool round goes on from what was said before it
+        self._flushed = False
+        self._draft.reply += delta
+        self._reply.emit(ReplyDelta(delta))
+        self._queue(self._chunker.feed(delta))
+
+    def flush(self) -> None:
+        """Whatever is pending is a chunk now."""
+        self._queue(self._chunker.finish())
+        self._flushed = True
+
+    def filler(self, text: str) -> None:
+        self._chunks.put_nowait((text, True))  # spoken, but not part of the reply's words
+
+    def _queue(self, chunks: list[str]) -> None:
+        for chunk in chunks:
+            self._draft.times_ms.setdefault(Stage.FIRST_CHUNK, self._now_ms())
+            self._chunks.put_nowait((chunk, False))
+
+
 class Answerer:
     def __init__(self, config: Config, engines: Engines, speaker: Speaker, history: History,
                  ms: Callable[[float], float], on_playing: Callable[[Reply], None],
@@ -132,34 +163,15 @@ class Answerer:
                      text: str) -> str | None:
         """The reply as speakable chunks: a tool's answer to a plain request (the intent layer), else the LLM's
         stream with its tool calls. Returns a failure message, or None."""
-        chunker = ClauseChunker()
-
-        def say(delta: str) -> None:
-            if draft.reply and not draft.reply[-1].isspace() and delta[:1].isalnum() and chunker_flushed:
-                delta = " " + delta  # the answer after a tool round goes on from what was said before it
-            chunker_flushed.clear()
-            draft.reply += delta
-            reply.emit(ReplyDelta(delta))
-            queue(chunker.feed(delta))
-
-        def flush() -> None:
-            """Say what is pending now (before tools run), not when the reply goes on."""
-            queue(chunker.finish())
-            chunker_flushed.append(True)
-
-        def queue(texts: list[str]) -> None:
-            for chunk in texts:
-                draft.times_ms.setdefault(Stage.FIRST_CHUNK, self._now_ms())
-                chunks.put_nowait((chunk, False))
-
-        chunker_flushed: list[bool] = []
+        words = ReplyWords(draft, reply, chunks, self._now_ms)
         try:
             if (intent := self._intent(text)) is not None and self._tools is not None:
-                [call] = await self._tools.run(draft, reply, [intent], lambda filler: chunks.put_nowait((filler, True)))
-                say(call.result if not call.failed else f"Sorry, {call.result.split(': ')[-1]}.")
+                [call] = await self._tools.run(draft, reply, [intent], words.filler)
+                reason = call.result.removeprefix("error: ").removeprefix(f"{call.name}: ")
+                words.say(call.result if not call.failed else f"Sorry, {reason}.")
             else:
-                await self._converse(draft, reply, messages, say, flush, chunks)
-            flush()
+                await self._converse(draft, reply, messages, words)
+            words.flush()
             return None
         except LlmError as error:
             chunks.put_nowait((SPOKEN_LLM_NOTICE, True))
@@ -175,15 +187,15 @@ class Answerer:
         return self._toolbox.intent(text)
 
     async def _converse(self, draft: TurnDraft, reply: Reply, messages: list[dict[str, Any]],
-                        say: Callable[[str], None], flush: Callable[[], None], chunks: Chunks) -> None:
+                        words: ReplyWords) -> None:
         """The LLM's reply; the tools it calls are run and their results sent back, for a few rounds at most."""
         tools = self._toolbox.schemas() if self._toolbox is not None and self._engines.llm.calls_tools else []
         for round_ in range(MAX_TOOL_ROUNDS + 1):
-            calls = await self._stream(draft, messages, tools if round_ < MAX_TOOL_ROUNDS else (), say)
+            calls = await self._stream(draft, messages, tools if round_ < MAX_TOOL_ROUNDS else (), words.say)
             if not calls or self._tools is None:
                 return
-            flush()
-            records = await self._tools.run(draft, reply, calls, lambda filler: chunks.put_nowait((filler, True)))
+            words.flush()  # what it said before calling them is said now, not once they are done
+            records = await self._tools.run(draft, reply, calls, words.filler)
             messages = [*messages, *tool_messages(records)]
 
     async def _stream(self, draft: TurnDraft, messages: list[dict[str, Any]], tools: ToolSchemas,

@@ -53,9 +53,15 @@ async def run_duplex(config: Config, input_path: str | Path, output_path: str | 
     """Play `input_path` into the pipeline as the microphone and record the speaker into `output_path`.
 
     Ends once the input has been played and the assistant is idle again (or after `max_turns` answered turns).
+    Timers set during the run live only for the run (unless `toolbox` says otherwise).
     `control`, if given, runs beside the conversation (e.g. pressing push-to-talk at set times).
     """
     plan = AudioPlan(input_wav=Path(input_path), output_wav=Path(output_path) if output_path else None)
+    if toolbox is None and config.tools.enabled:
+        from assistant.tools.toolbox import open_toolbox
+
+        # A run of its own, on the input's timeline: the user's timers are neither announced nor changed by it.
+        toolbox = await asyncio.to_thread(open_toolbox, config.tools, keep_timers=False)
     monitor = LoopMonitor()
     async with open_session(config, plan, engines=engines, metrics_path=metrics_path, toolbox=toolbox) as session:
         conversation, microphone = session.conversation, session.microphone

@@ -60,13 +60,14 @@ def timers_path(config: ToolsConfig) -> Path:
     return Path(config.state_file).expanduser() if config.state_file else user_state_dir() / "timers.json"
 
 
-def open_toolbox(config: ToolsConfig, clock: Clock | None = None, extra: Iterable[ToolFunction] = ()
-                 ) -> ToolRegistry:
-    """The enabled tools, with the timers read from their state file (blocking: call it off the loop)."""
+def open_toolbox(config: ToolsConfig, clock: Clock | None = None, extra: Iterable[ToolFunction] = (),
+                 keep_timers: bool = True) -> ToolRegistry:
+    """The enabled tools, with the timers read from their state file (blocking: call it off the loop);
+    `keep_timers=False`: timers live in memory only, for one run."""
     from assistant.tools.catalog import builtin_tools
 
     clock = clock or Clock.named(config.timezone)
-    timers = TimerStore(timers_path(config), clock.now)
+    timers = TimerStore(timers_path(config) if keep_timers else None, clock.now)
     timers.load()
     timer_tools = TimerTools(timers, clock)
     every = [make_tool(function) for function in [*builtin_tools(TimeTools(clock), timer_tools), *extra]]
