@@ -134,18 +134,20 @@ def test_calls_run_concurrently_with_a_filler_while_they_are_slow(config, tmp_pa
 def test_unknown_tools_and_bad_arguments_get_clear_errors_back(config, tmp_path, stt, piper, standin):
     config = ollama_config(config, standin.host)
     standin.script(Script(tokens=[], tool_calls=[call("weather", city="Paris"), call("set_timer", duration="soon"),
-                                                 call("set_timer", minutes=5), call("set_alarm", time="7 am")]),
+                                                 call("set_timer", minutes=5), call("set_alarm", time="7 am"),
+                                                 *[call("current_time")] * 5]),
                    ANSWER)
     result, notices, _ = run(config, tmp_path, stt, piper, SlowTools(), "Do things.")
 
     [turn] = result.turns
     assert turn.outcome == "replied" and notices == []
-    assert [r.failed for r in turn.tool_calls] == [True, True, True, False]
+    assert [r.failed for r in turn.tool_calls] == [True, True, True, False, *[False] * 4, True]
     sent = tool_results(standin.requests[1])
     assert sent[0].startswith("error: no tool named 'weather' (tools: current_time, set_timer")
     assert sent[1] == "error: set_timer: cannot read the duration 'soon' (say e.g. \"10 minutes\")"
     assert sent[2] == "error: set_timer: unknown argument 'minutes' (it takes: duration, label)"
     assert sent[3] == "The alarm set for 7 AM."
+    assert sent[8] == "error: not run: at most 8 tool calls at a time"  # a confused model's ninth
 
 
 def test_a_malformed_tool_call_fails_the_turn_with_one_line_not_the_session(config, tmp_path, stt, piper, standin):

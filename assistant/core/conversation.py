@@ -188,9 +188,13 @@ class Conversation:
 
     async def _watch_timers(self) -> None:
         assert self.toolbox is not None
-        async for announcement in self.toolbox.announcements():
-            self._due.append(announcement.text)
-            self._announce_if_free()
+        try:
+            async for announcement in self.toolbox.announcements():
+                self._due.append(announcement.text)
+                self._announce_if_free()
+        except Exception as error:  # a broken toolbox costs the timers, never the conversation
+            log.exception("timers stopped")
+            self.notice(f"timers stopped: {error}")
 
     def _announce_if_free(self) -> None:
         """Say what is due now if nobody speaks and nothing is answered; else it waits for the end of the turn

@@ -18,6 +18,7 @@ from assistant.core.reply import Reply
 from assistant.core.tooling import Toolbox, ToolCall, ToolError
 
 FILLER = "One moment."
+MAX_CALLS = 8  # in one round; more is a confused model, and each one past it gets an error back
 
 
 class ToolRunner:
@@ -31,13 +32,18 @@ class ToolRunner:
         """Run `calls` (results in their order); `say_filler` is called once if they are not all done soon."""
         await reply.until_committed()
         async with asyncio.TaskGroup() as group:  # leaving it early (cancelled) cancels every call still running
-            tasks = [group.create_task(self._one(call), name=f"tool-{call.name}") for call in calls]
+            tasks = [group.create_task(self._one(call) if index < MAX_CALLS else self._refused(call),
+                                       name=f"tool-{call.name}") for index, call in enumerate(calls)]
             _, running = await asyncio.wait(tasks, timeout=self._config.filler_after_s)
             if running:
                 say_filler(FILLER)
         records = [task.result() for task in tasks]
         draft.tool_calls += records
         return records
+
+    async def _refused(self, call: ToolCall) -> ToolCallRecord:
+        return ToolCallRecord(call.name, dict(call.arguments), self._ms(time.monotonic()), 0.0,
+                              f"error: not run: at most {MAX_CALLS} tool calls at a time", failed=True)
 
     async def _one(self, call: ToolCall) -> ToolCallRecord:
         started = time.monotonic()

@@ -75,7 +75,10 @@ class TimerStore:
         while True:
             due = self.take_due()
             if due:
-                await self.save()
+                try:
+                    await self.save()
+                except OSError as error:  # it still goes off; only a restart could announce it again
+                    log.warning("could not save the timers to %s: %s", self.path, error)
                 for timer in due:
                     yield timer
                 continue
