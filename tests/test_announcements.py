@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 
 import numpy as np
 import soundfile
@@ -15,6 +16,7 @@ from assistant.config import ToolsConfig
 from assistant.core.events import Announced
 from assistant.core.tooling import ToolCall
 from assistant.engines.llm.ollama import OllamaLlm
+from assistant.tools.clock import Clock, say_clock
 from assistant.tools.toolbox import open_toolbox
 from tests.ollama_standin import OllamaStandIn, Script
 from tests.scripted import RecordingTts, converse
@@ -76,3 +78,23 @@ def test_a_barge_in_stops_an_announcement(config, tmp_path, stt, piper, question
     sound = sound_times(tmp_path / "out.wav")
     assert sound[(sound > 2.2) & (sound < 2.7)].size, "precondition: the announcement was playing"
     assert not sound[(sound > 3.0) & (sound < 3.6)].size, "the announcement went on over the user"
+
+
+def test_a_timer_missed_while_off_is_announced_once_at_the_next_start(config, tmp_path, stt, piper):
+    # The last session set a one-minute timer five minutes ago (its clock moved back), then it was closed.
+    earlier = Clock(lambda: time.time() - 300)
+    state = ToolsConfig(state_file=str(tmp_path / "timers.json"))
+    asyncio.run(open_toolbox(state, earlier).call(ToolCall("set_timer", {"duration": "1 minute", "label": "tea"})))
+    missed_at = say_clock(earlier.local(earlier.now() + 60))
+
+    async def nothing(conversation) -> None:
+        pass
+
+    with OllamaStandIn(models=[MODEL]) as standin:
+        config = ollama_config(config, standin.host)
+        result, _, announced = run(config, tmp_path, stt, piper, nothing, 4.0)
+        assert announced == [f"While I was off, the tea timer went off at {missed_at}."]
+        assert result.turns[0].outcome == "replied"
+        assert sound_times(tmp_path / "out.wav")[0] < 0.2  # at once: nobody was speaking
+        _, _, announced_again = run(config, tmp_path, stt, piper, nothing, 2.0)
+    assert announced_again == []

@@ -56,8 +56,9 @@ REQUESTS = [
     ("Delete the pasta timer.", ("cancel_timer", "pasta")),
 ]
 # Requests the model must answer: no tool is called for them
-OTHERS = ["What is the capital of France?", "Tell me a story about time travel.", "How are you today?",
-          "What is two plus two?", "Who set the world record for the mile?", "Why do cats sleep so much?"]
+OTHERS = ["What time is it in Tokyo?", "What is the capital of France?", "Tell me a story about time travel.",
+          "How are you today?", "What is two plus two?", "Who set the world record for the mile?",
+          "Why do cats sleep so much?"]
 
 
 def as_expected(text: str):

@@ -31,7 +31,7 @@ def test_a_timer_set_by_voice_goes_off_ten_seconds_later_in_out_wav(config, ques
     request, announcement = result.turns
     [call] = request.tool_calls
     assert call.name == "set_timer" and not call.failed, request
-    assert request.reply == "The timer set for 10 seconds."
+    assert request.reply == "Timer set for 10 seconds."
     assert "tool:      set_timer(duration='10 seconds') in " in "\n".join(describe_turn(request))
     assert announced == ["The timer is done."] and announcement.reply == "The timer is done."
     due_s = (call.started_ms + call.duration_ms) / 1000 + 10.0

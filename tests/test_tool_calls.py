@@ -146,7 +146,7 @@ def test_unknown_tools_and_bad_arguments_get_clear_errors_back(config, tmp_path,
     assert sent[0].startswith("error: no tool named 'weather' (tools: current_time, set_timer")
     assert sent[1] == "error: set_timer: cannot read the duration 'soon' (say e.g. \"10 minutes\")"
     assert sent[2] == "error: set_timer: unknown argument 'minutes' (it takes: duration, label)"
-    assert sent[3] == "The alarm set for 7 AM."
+    assert sent[3] == "Alarm set for 7 AM."
     assert sent[8] == "error: not run: at most 8 tool calls at a time"  # a confused model's ninth
 
 

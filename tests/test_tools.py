@@ -137,9 +137,9 @@ def test_current_time_is_local_time_and_date(tmp_path):
 def test_timers_set_list_time_left_and_cancel(tmp_path):
     time = FakeTime()
     box = toolbox(tmp_path, time)
-    assert call(box, "set_timer", duration="ten minutes", label="tea") == "The tea timer set for 10 minutes."
-    assert call(box, "set_timer", duration="an hour and a half") == "The timer set for 1 hour 30 minutes."
-    assert call(box, "set_alarm", time="7 am") == "The alarm set for 7 AM."
+    assert call(box, "set_timer", duration="ten minutes", label="tea") == "Tea timer set for 10 minutes."
+    assert call(box, "set_timer", duration="an hour and a half") == "Timer set for 1 hour 30 minutes."
+    assert call(box, "set_alarm", time="7 am") == "Alarm set for 7 AM."
     time.now += 90
     assert call(box, "time_left", label="tea") == "The tea timer has 8 minutes 30 seconds left."
     assert call(box, "list_timers") == ("The tea timer has 8 minutes 30 seconds left. The timer has 1 hour 28 "
@@ -149,7 +149,7 @@ def test_timers_set_list_time_left_and_cancel(tmp_path):
         call(box, "time_left")
     with pytest.raises(ToolError, match=r"cancel_timer: no timer called 'pasta' \(set: tea, timer, alarm\)"):
         call(box, "cancel_timer", label="pasta")
-    assert call(box, "cancel_timer", label="tea timer") == "The tea timer cancelled."
+    assert call(box, "cancel_timer", label="tea timer") == "Tea timer cancelled."
     with pytest.raises(ToolError, match=r"set_timer: cannot read the duration 'soon'"):
         call(box, "set_timer", duration="soon")
     assert call(box, "cancel_timer", label="all") == "Cancelled 2 timers."
@@ -158,8 +158,8 @@ def test_timers_set_list_time_left_and_cancel(tmp_path):
 
 def test_alarm_at_an_hour_without_am_or_pm_is_the_next_one(tmp_path):
     box = toolbox(tmp_path, FakeTime())  # 2:05 PM
-    assert call(box, "set_alarm", time="7") == "The alarm set for 7 PM."
-    assert call(box, "set_alarm", time="14:00", label="nap") == "The nap alarm set for 2 PM."  # tomorrow's
+    assert call(box, "set_alarm", time="7") == "Alarm set for 7 PM."
+    assert call(box, "set_alarm", time="14:00", label="nap") == "Nap alarm set for 2 PM."  # tomorrow's
     assert box.timers.timers[1].due - START == pytest.approx(24 * 3600 - 5 * 60)
 
 

@@ -40,7 +40,8 @@ def _current_time(said: str) -> ToolCall | None:
     asks = re.search(r"\bwhat(?:'s| is)? (?:the )?(?:current )?(?:time|date|day)\b|\btime is it\b|\bwhat day\b"
                      r"|\b(?:tell|give) me the (?:time|date)\b|\btoday'?s date\b|\bthe time (?:now|please)\b"
                      r"|\bcurrent time\b|\bwhat (?:is )?today\b", said)
-    if asks and not re.search(rf"\b{_TIMER}|\balarm\b|\bleft\b", said):
+    elsewhere = re.search(r"\btime (?:is it )?in (?!the\b)[a-z]", said)  # "in Tokyo": the model may know
+    if asks and not elsewhere and not re.search(rf"\b{_TIMER}|\balarm\b|\bleft\b", said):
         return ToolCall("current_time")
     return None
 

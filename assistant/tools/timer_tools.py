@@ -32,7 +32,7 @@ class TimerTools:
             raise ToolError(f"set_timer: {say_duration(seconds)} is too long (at most 24 hours; set an alarm)")
         timer = self._store.add("timer", label, self._clock.now() + seconds, seconds)
         await self._store.save()
-        return f"{_name(timer).capitalize()} set for {say_duration(seconds)}."
+        return f"{_title(timer)} set for {say_duration(seconds)}."
 
     async def set_alarm(self, time: str, label: str = "") -> str:
         """Set an alarm at a clock time, within the next 24 hours.
@@ -52,7 +52,7 @@ class TimerTools:
         due = next(moment for moment in candidates if moment > now)  # "at 7" is the next 7 o'clock
         timer = self._store.add("alarm", label, due.timestamp())
         await self._store.save()
-        return f"{_name(timer).capitalize()} set for {say_clock(due)}."
+        return f"{_title(timer)} set for {say_clock(due)}."
 
     async def list_timers(self) -> str:
         """List the timers and alarms that are set, with the time left on each."""
@@ -85,7 +85,7 @@ class TimerTools:
         timer = self._find("cancel_timer", label)
         self._store.remove(timer)
         await self._store.save()
-        return f"{_name(timer).capitalize()} cancelled."
+        return f"{_title(timer)} cancelled."
 
     def countdowns(self) -> list[Countdown]:
         now = self._clock.now()
@@ -120,6 +120,12 @@ class TimerTools:
         if not matches:
             raise ToolError(f"{tool}: no timer called {label!r} (set: {', '.join(t.label for t in timers)})")
         return matches[0]
+
+
+def _title(timer: Timer) -> str:
+    """"Tea timer", "Timer", "Alarm": as a short reply opens ("Tea timer set for 10 minutes.")."""
+    name = _name(timer).removeprefix("the ")
+    return name[:1].upper() + name[1:]
 
 
 def _name(timer: Timer) -> str:
