@@ -3,7 +3,8 @@
 One task consumes microphone frames and runs the VAD on each; `TurnTaking` decides, and this carries its decisions
 out in order: it gathers each utterance's audio, starts and drops answers (`Answerer`, each behind a `Reply`
 handle), cuts the speaker off on a barge-in in the same event-loop step as the VAD event, and keeps the history
-and the turn records.
+and the turn records. Timers and alarms that go off (from the toolbox) are said when nobody speaks: as a turn of
+their own, or between two sentences of a reply.
 """
 
 from __future__ import annotations
