@@ -81,9 +81,7 @@ async def open_session(config: Config, audio: AudioPlan | None = None, *, engine
                 load_engines = loading.load_engines
             engines = await load_engines(config, on_engine_ready)
         if toolbox is None and config.tools.enabled:
-            from assistant.tools.toolbox import open_toolbox
-
-            toolbox = await asyncio.to_thread(open_toolbox, config.tools)  # reads the timers' state file
+            toolbox = await asyncio.to_thread(load_toolbox, config, True)
         speaker = await _open_speaker(config, audio, microphone, relay)
         log_path = config.conversation.metrics_file if metrics_path is None else metrics_path
         conversation = Conversation(config, engines, microphone, speaker, TurnLog(log_path or None), toolbox)
@@ -103,6 +101,14 @@ async def open_session(config: Config, audio: AudioPlan | None = None, *, engine
                     await asyncio.to_thread(speaker.save)
         if own_engines and engines is not None:
             await engines.close()
+
+
+def load_toolbox(config: Config, keep_timers: bool) -> Toolbox:
+    """The built-in tools. Blocking (their modules are imported, the timers' state file is read): run it in a
+    thread."""
+    from assistant.tools.toolbox import open_toolbox
+
+    return open_toolbox(config.tools, keep_timers=keep_timers)
 
 
 async def _open_microphone(config: Config, audio: AudioPlan, notify: Callable[[str], None]) -> Microphone:

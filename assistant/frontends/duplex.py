@@ -21,7 +21,7 @@ from assistant.core.loop_monitor import LoopMonitor
 from assistant.core.ports import EngineInfo, Engines
 from assistant.core.records import AFTER_SPEECH_END, Stage, TurnRecord
 from assistant.core.tooling import Toolbox
-from assistant.session import AudioPlan, open_session
+from assistant.session import AudioPlan, load_toolbox, open_session
 
 POLL_S = 0.05
 MAX_TAIL_S = 60.0  # after the input ends, a reply still playing may run this long at most
@@ -58,10 +58,8 @@ async def run_duplex(config: Config, input_path: str | Path, output_path: str | 
     """
     plan = AudioPlan(input_wav=Path(input_path), output_wav=Path(output_path) if output_path else None)
     if toolbox is None and config.tools.enabled:
-        from assistant.tools.toolbox import open_toolbox
-
         # A run of its own, on the input's timeline: the user's timers are neither announced nor changed by it.
-        toolbox = await asyncio.to_thread(open_toolbox, config.tools, keep_timers=False)
+        toolbox = await asyncio.to_thread(load_toolbox, config, False)
     monitor = LoopMonitor()
     async with open_session(config, plan, engines=engines, metrics_path=metrics_path, toolbox=toolbox) as session:
         conversation, microphone = session.conversation, session.microphone
