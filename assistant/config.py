@@ -152,6 +152,20 @@ class BargeInConfig:
 
 
 @dataclass(frozen=True)
+class ToolsConfig:
+    enabled: bool = setting(True, "let the assistant use tools: the time and date, timers and alarms")
+    disabled: str = setting("", "tools to leave out, comma-separated (e.g. \"set_alarm, cancel_timer\")")
+    timeout_s: float = setting(5.0, "longest a tool call may run before it fails", min=0.1, max=600)
+    filler_after_s: float = setting(1.0, "a tool still running after this long gets a spoken \"One moment.\"",
+                                    min=0.0, max=60)
+    intents: str = setting("auto", "answer time, timer and alarm requests without the model: auto = when the "
+                                   "model cannot call tools (the embedded one)", choices=("auto", "always", "off"))
+    timezone: str = setting("", "time zone of the clock tools (an IANA name; \"\" = the system's)")
+    state_file: str = setting("", "timers and alarms kept across restarts (\"\" = timers.json in "
+                                  "~/.local/state/voice-assistant)")
+
+
+@dataclass(frozen=True)
 class Config:
     models: ModelsConfig = section(ModelsConfig, "model files")
     audio: AudioConfig = section(AudioConfig, "sound input and output")
@@ -161,6 +175,7 @@ class Config:
     stt: SttConfig = section(SttConfig, "speech to text (faster-whisper)")
     llm: LlmConfig = section(LlmConfig, "language model")
     tts: TtsConfig = section(TtsConfig, "text to speech")
+    tools: ToolsConfig = section(ToolsConfig, "tools: the time, timers and alarms")
 
     @property
     def models_dir(self) -> Path:

@@ -19,6 +19,14 @@ def user_models_dir() -> Path:
     return user_data_path(APP_NAME, appauthor=False) / "models"
 
 
+def user_state_dir() -> Path:
+    """Where the assistant keeps state between runs (timers): `$XDG_STATE_HOME/voice-assistant`, else
+    ~/.local/state/voice-assistant (the platform's own folder elsewhere)."""
+    from platformdirs import user_state_path
+
+    return user_state_path(APP_NAME, appauthor=False)
+
+
 def checkout_models_dir() -> Path | None:
     """A clone (an editable install) whose `models/` already holds model folders keeps using them, wherever the
     command runs from; a wheel install has no pyproject.toml beside the package, so never matches."""

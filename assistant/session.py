@@ -18,6 +18,7 @@ from assistant.audio.played_audio import PlayedAudio
 from assistant.config import Config
 from assistant.core.conversation import Conversation
 from assistant.core.ports import EngineInfo, Engines, Microphone, Speaker
+from assistant.core.tooling import Toolbox
 from assistant.core.turn_log import TurnLog
 from assistant.errors import NoMicrophoneError, UserError
 
@@ -47,6 +48,7 @@ class Session:
     capture: Microphone  # the capture itself: the microphone device, or the WAV file
     speaker: Speaker
     conversation: Conversation
+    toolbox: Toolbox | None
 
 
 class _NoticeRelay:
@@ -66,9 +68,11 @@ class _NoticeRelay:
 async def open_session(config: Config, audio: AudioPlan | None = None, *, engines: Engines | None = None,
                        load_engines: LoadEngines | None = None,
                        on_engine_ready: Callable[[EngineInfo], object] = lambda info: None,
-                       metrics_path: str | Path | None = None) -> AsyncIterator[Session]:
+                       metrics_path: str | Path | None = None,
+                       toolbox: Toolbox | None = None) -> AsyncIterator[Session]:
     """The session, ready to `conversation.run()`. `engines`, if given, stay open (the caller owns them);
-    `metrics_path` overrides `[conversation] metrics_file` ("" = no turn log)."""
+    `metrics_path` overrides `[conversation] metrics_file` ("" = no turn log); `toolbox` replaces the built-in
+    tools of `[tools]`."""
     audio = audio or AudioPlan()
     relay = _NoticeRelay()
     capture: Microphone | None = None
@@ -89,11 +93,13 @@ async def open_session(config: Config, audio: AudioPlan | None = None, *, engine
 
                 load_engines = loading.load_engines
             engines = await load_engines(config, on_engine_ready)
+        if toolbox is None and config.tools.enabled:
+            toolbox = await asyncio.to_thread(load_toolbox, config, True)
         speaker = await _open_speaker(config, audio, capture, relay, played)
         log_path = config.conversation.metrics_file if metrics_path is None else metrics_path
-        conversation = Conversation(config, engines, microphone, speaker, TurnLog(log_path or None))
+        conversation = Conversation(config, engines, microphone, speaker, TurnLog(log_path or None), toolbox)
         relay.conversation = conversation
-        yield Session(config, engines, microphone, capture, speaker, conversation)
+        yield Session(config, engines, microphone, capture, speaker, conversation, toolbox)
     finally:
         if conversation is not None:
             await conversation.close()
@@ -108,6 +114,14 @@ async def open_session(config: Config, audio: AudioPlan | None = None, *, engine
                     await asyncio.to_thread(speaker.save)
         if own_engines and engines is not None:
             await engines.close()
+
+
+def load_toolbox(config: Config, keep_timers: bool) -> Toolbox:
+    """The built-in tools. Blocking (their modules are imported, the timers' state file is read): run it in a
+    thread."""
+    from assistant.tools.toolbox import open_toolbox
+
+    return open_toolbox(config.tools, keep_timers=keep_timers)
 
 
 def _echo_cancelled(capture: Microphone, played: PlayedAudio) -> Microphone:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.config import Config, ModelsConfig
+from assistant.config import Config, ModelsConfig, ToolsConfig
 from assistant.engines.models import STAMP_NAME
 from tests import repo_guard
 from tests.util import FIRST_QUESTION_S, MODELS_DIR, QUESTION_GAP_S, TEST_DATA
@@ -42,8 +42,11 @@ def models_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def config(models_dir) -> Config:
-    return dataclasses.replace(Config(), models=ModelsConfig(dir=str(models_dir)))
+def config(models_dir, tmp_path_factory) -> Config:
+    """The defaults, with the pulled models, and timers kept in a temporary folder (never the user's)."""
+    timers = tmp_path_factory.mktemp("state") / "timers.json"
+    return dataclasses.replace(Config(), models=ModelsConfig(dir=str(models_dir)),
+                               tools=ToolsConfig(state_file=str(timers)))
 
 
 @pytest.fixture

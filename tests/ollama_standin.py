@@ -1,7 +1,8 @@
 """A loopback stand-in for Ollama's HTTP API, for tests that drive the real `ollama` client against it.
 
 No Ollama server binary is available here, so this speaks its protocol: `GET /api/tags`, `POST /api/chat`
-streaming NDJSON (one JSON object per line, never a blank line) in HTTP/1.1 chunked encoding, a final
+streaming NDJSON (one JSON object per line, never a blank line; tool calls in a line of their own) in HTTP/1.1
+chunked encoding, a final
 `"done": true` line with durations in nanoseconds, 404 `{"error": ...}` for an unknown model, and the faults a
 client must survive: an `{"error": ...}` line mid-stream, a hang before the first token (headers go out with
 the first line, as Ollama's do, so a hang there sends nothing at all), a hang mid-stream, slow tokens, a line
@@ -50,6 +51,8 @@ class Script:
     garbage: bytes = b'{"model": "llama3.2:1b", "message": {"role": "assi'
     reset_after: int | None = None  # after this many tokens, reset the connection (RST, not a clean close)
     done_reason: str = "stop"
+    # sent after the tokens, in one line, as Ollama streams them: {"function": {"name": ..., "arguments": {...}}}
+    tool_calls: Sequence[Any] = ()
 
 
 @dataclass
@@ -274,6 +277,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._wait(script.token_delay_s)
             self._line({"model": model, "created_at": _now(),
                         "message": {"role": "assistant", "content": script.tokens[index]}, "done": False})
+        if script.tool_calls:
+            self._line({"model": model, "created_at": _now(), "done": False,
+                        "message": {"role": "assistant", "content": "", "tool_calls": list(script.tool_calls)}})
         self._line(self._final(model, script.done_reason, len(script.tokens)))
         self._end_chunks()
 

@@ -61,6 +61,7 @@ class ScriptedLlm:
     (float), "HANG", or an exception to raise."""
 
     name = "scripted"
+    calls_tools = False
     deadlines = LlmDeadlines(first_token_s=1.0, between_tokens_s=1.0)  # like fast_config's
 
     def __init__(self, scripts: list[Script] | dict[str, Script] | Callable[[str], Script]) -> None:
@@ -76,7 +77,7 @@ class ScriptedLlm:
             return self.scripts.get(users[-1], ["Okay."])
         return self.scripts[len(users) - 1] if len(users) <= len(self.scripts) else ["Okay."]
 
-    async def stream(self, messages: list[dict[str, str]]) -> AsyncGenerator[str, None]:
+    async def stream(self, messages: list[dict[str, str]], tools=()) -> AsyncGenerator[str, None]:
         self.calls += 1
         script = self.script_for(messages)
         try:
@@ -151,7 +152,7 @@ def fast_config(config: Config, llm_timeout_s: float = 1.0, connect_timeout_s: f
 
 def converse(config: Config, wav: Path, tmp_path: Path, stt, llm, tts,
              on_event: Callable[[ConversationEvent], None] | None = None,
-             control: Callable[..., Awaitable[None]] | None = None) -> tuple[DuplexResult, list[str]]:
+             control: Callable[..., Awaitable[None]] | None = None, toolbox=None) -> tuple[DuplexResult, list[str]]:
     """Run `run_duplex` on `wav` with the real VAD and these engines; returns the result and the notices.
 
     The LLM is closed at the end (within the conversation's event loop); STT and TTS are left open (they may be
@@ -168,7 +169,7 @@ def converse(config: Config, wav: Path, tmp_path: Path, stt, llm, tts,
     async def run() -> DuplexResult:
         try:
             return await run_duplex(config, wav, tmp_path / "out.wav", engines=engines, on_event=listen,
-                                    control=control)
+                                    control=control, toolbox=toolbox)
         finally:
             engines.vad.close()
             await llm.close()

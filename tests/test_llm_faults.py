@@ -263,7 +263,7 @@ def test_an_outage_fails_one_turn_with_a_one_time_notice_then_the_fallback_answe
     script, cause = OUTAGES[outage]
 
     async def body(llm: FallbackLlm) -> None:
-        assert await reply(llm) == GOOD_REPLY and llm.name == f"ollama {MODEL}"
+        assert await reply(llm) == GOOD_REPLY and llm.name == f"ollama {MODEL}" and llm.calls_tools
         if script is None:
             await asyncio.to_thread(server.stop)
         else:
@@ -273,6 +273,7 @@ def test_an_outage_fails_one_turn_with_a_one_time_notice_then_the_fallback_answe
         assert str(caught.value) == f"Ollama stopped answering ({cause}): using the embedded model from now on"
         assert [await reply(llm) for _ in range(3)] == ["Embedded here."] * 3  # no further notice
         assert llm.name == "scripted"
+        assert not llm.calls_tools  # from now on the intent layer serves the time and timers
 
     with OllamaStandIn(models=[MODEL]) as server:
         loads = run_fallback(config, server, body)

@@ -39,6 +39,7 @@ from assistant.frontends.tui.messages import ConversationUpdate, EngineProgress,
 from assistant.frontends.tui.percentiles import RollingPercentiles
 from assistant.frontends.tui.session import Session, startup_notices
 from assistant.frontends.tui.status_panel import StateBadge
+from assistant.frontends.tui.timers_panel import TimersPanel
 from tests.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
 from tests.util import MODELS_DIR, REPO, word_error_rate
 
@@ -480,3 +481,19 @@ def wait_for_screen(tmux, condition, timeout: float) -> str:
             return screen
         assert time.monotonic() < deadline, f"the screen never got there:\n{screen}"
         time.sleep(0.25)
+
+
+def test_a_timer_set_by_a_typed_request_counts_down_in_the_timers_panel(tui_config, silence, tmp_path):
+    config = dataclasses.replace(tui_config, tools=dataclasses.replace(tui_config.tools,
+                                                                       state_file=str(tmp_path / "timers.json")))
+
+    async def keys(pilot, app):
+        panel = app.query_one(TimersPanel)
+        assert not panel.display
+        await pilot.press("t", *"set a tea timer for 5 minutes", "enter")
+        await until(pilot, lambda: text_of(app, ReplyLine) == ["assistant  Tea timer set for 5 minutes."],
+                    what="the reply")
+        await until(pilot, lambda: panel.display and str(panel.render()) in ("tea timer  5:00", "tea timer  4:59"),
+                    what="the countdown")
+
+    drive(scripted_session(config, silence), keys)

@@ -52,6 +52,7 @@ async def run_sequential(config: Config, engines: Engines, input_path: Path, spe
         raise RuntimeError(f"{input_path}: the VAD heard no end of speech")
     audio = np.concatenate(heard)[: offset + int(END_PAD_S * SAMPLE_RATE)]
     transcript = await engines.stt.final(audio)
-    reply = "".join([delta async for delta in engines.llm.stream([{"role": "user", "content": transcript}])])
+    deltas = engines.llm.stream([{"role": "user", "content": transcript}])  # no tools given: text only
+    reply = "".join([delta async for delta in deltas if isinstance(delta, str)])
     _ = [chunk async for chunk in engines.tts.synthesize(reply, config.audio.output_sample_rate)]
     return SequentialTurn(transcript, reply, time.monotonic() - microphone.time_of(0))

@@ -11,22 +11,27 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from assistant.config import Config
+from assistant.core.chime import chime
 from assistant.core.chunker import ClauseChunker
-from assistant.core.events import FinalTranscript, Notice, ReplyDelta
+from assistant.core.events import Announced, FinalTranscript, Notice, ReplyDelta
 from assistant.core.history import History, Message
-from assistant.core.ports import Engines, LlmError, Speaker
+from assistant.core.ports import Engines, LlmError, Speaker, ToolSchemas
 from assistant.core.records import Outcome, Stage, TurnDraft
 from assistant.core.reply import Reply
+from assistant.core.tool_round import ToolRunner, tool_messages
+from assistant.core.tooling import Toolbox, ToolCall
 
 log = logging.getLogger(__name__)
 
 SPOKEN_LLM_NOTICE = "Sorry, I can't think right now."
 GUARD_SLACK_S = 1.0  # the core's backstop waits this much longer than the model's own deadline, so its message wins
+MAX_TOOL_ROUNDS = 3  # then the model must answer with what it has
 
 Chunks = asyncio.Queue[tuple[str, bool] | None]  # (text, is a spoken notice), then None
 
@@ -38,10 +43,46 @@ def why(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
+class ReplyWords:
+    """The reply's words as they come: added to the draft, shown, and cut into speakable chunks for the speaker."""
+
+    def __init__(self, draft: TurnDraft, reply: Reply, chunks: Chunks, now_ms: Callable[[], float]) -> None:
+        self._draft, self._reply, self._chunks, self._now_ms = draft, reply, chunks, now_ms
+        self._chunker = ClauseChunker()
+        self._flushed = False
+
+    def say(self, delta: str) -> None:
+        text = self._draft.reply
+        if self._flushed and text and not text[-1].isspace() and delta[:1].isalnum():
+            delta = " " + delta  # the answer after a tool round goes on from what was said before it
+        self._flushed = False
+        self._draft.reply += delta
+        self._reply.emit(ReplyDelta(delta))
+        self._queue(self._chunker.feed(delta))
+
+    def flush(self) -> None:
+        """Whatever is pending is a chunk now."""
+        self._queue(self._chunker.finish())
+        self._flushed = True
+
+    def filler(self, text: str) -> None:
+        self._chunks.put_nowait((text, True))  # spoken, but not part of the reply's words
+
+    def _queue(self, chunks: list[str]) -> None:
+        for chunk in chunks:
+            self._draft.times_ms.setdefault(Stage.FIRST_CHUNK, self._now_ms())
+            self._chunks.put_nowait((chunk, False))
+
+
 class Answerer:
     def __init__(self, config: Config, engines: Engines, speaker: Speaker, history: History,
-                 ms: Callable[[float], float], on_playing: Callable[[Reply], None]) -> None:
+                 ms: Callable[[float], float], on_playing: Callable[[Reply], None],
+                 toolbox: Toolbox | None = None, take_due: Callable[[], list[str]] = list) -> None:
         self._conversation = config.conversation
+        self._tools_config = config.tools
+        self._toolbox = toolbox
+        self._tools = ToolRunner(config.tools, toolbox, ms) if toolbox is not None else None
+        self._take_due = take_due  # announcements due (timers), to say between two sentences of a reply
         self._engines = engines
         self._speaker = speaker
         self._history = history
@@ -99,7 +140,7 @@ class Answerer:
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._speak(draft, reply, chunks))
-                failure = await self._think(draft, reply, chunks, messages)
+                failure = await self._think(draft, reply, chunks, messages, text)
         except Exception as error:  # a bug in a stage must end the turn, not the session
             log.exception("turn %d failed", draft.turn)
             failure = f"internal error: {error}"
@@ -118,34 +159,19 @@ class Answerer:
         draft.outcome, draft.notice = Outcome.FAILED, message
         reply.emit(Notice(message))
 
-    async def _think(self, draft: TurnDraft, reply: Reply, chunks: Chunks, messages: list[dict[str, str]]
-                     ) -> str | None:
-        """Stream the LLM reply into speakable chunks. Returns a failure message, or None."""
-        chunker = ClauseChunker()
-        llm = self._engines.llm
-        # Each backend enforces its own deadlines; this backstop catches one that does not (or hangs anyway), so a
-        # hung model ends the turn, never the session.
-        limit = llm.deadlines.first_token_s + GUARD_SLACK_S
+    async def _think(self, draft: TurnDraft, reply: Reply, chunks: Chunks, messages: list[dict[str, Any]],
+                     text: str) -> str | None:
+        """The reply as speakable chunks: a tool's answer to a plain request (the intent layer), else the LLM's
+        stream with its tool calls. Returns a failure message, or None."""
+        words = ReplyWords(draft, reply, chunks, self._now_ms)
         try:
-            async with contextlib.aclosing(llm.stream(messages)) as stream:
-                while True:
-                    try:
-                        async with asyncio.timeout(limit):
-                            delta = await anext(stream, None)
-                    except TimeoutError:
-                        raise LlmError(f"the language model sent nothing for {limit:g}s") from None
-                    if delta is None:
-                        break
-                    limit = llm.deadlines.between_tokens_s + GUARD_SLACK_S
-                    draft.times_ms.setdefault(Stage.LLM_FIRST_TOKEN, self._now_ms())
-                    draft.reply += delta
-                    reply.emit(ReplyDelta(delta))
-                    for chunk in chunker.feed(delta):
-                        draft.times_ms.setdefault(Stage.FIRST_CHUNK, self._now_ms())
-                        chunks.put_nowait((chunk, False))
-            for chunk in chunker.finish():
-                draft.times_ms.setdefault(Stage.FIRST_CHUNK, self._now_ms())
-                chunks.put_nowait((chunk, False))
+            if (intent := self._intent(text)) is not None and self._tools is not None:
+                [call] = await self._tools.run(draft, reply, [intent], words.filler)
+                reason = call.result.removeprefix("error: ").removeprefix(f"{call.name}: ")
+                words.say(call.result if not call.failed else f"Sorry, {reason}.")
+            else:
+                await self._converse(draft, reply, messages, words)
+            words.flush()
             return None
         except LlmError as error:
             chunks.put_nowait((SPOKEN_LLM_NOTICE, True))
@@ -154,23 +180,92 @@ class Answerer:
         finally:
             chunks.put_nowait(None)
 
+    def _intent(self, text: str) -> ToolCall | None:
+        mode = self._tools_config.intents
+        if self._toolbox is None or mode == "off" or (mode == "auto" and self._engines.llm.calls_tools):
+            return None
+        return self._toolbox.intent(text)
+
+    async def _converse(self, draft: TurnDraft, reply: Reply, messages: list[dict[str, Any]],
+                        words: ReplyWords) -> None:
+        """The LLM's reply; the tools it calls are run and their results sent back, for a few rounds at most."""
+        tools = self._toolbox.schemas() if self._toolbox is not None and self._engines.llm.calls_tools else []
+        for round_ in range(MAX_TOOL_ROUNDS + 1):
+            calls = await self._stream(draft, messages, tools if round_ < MAX_TOOL_ROUNDS else (), words.say)
+            if not calls or self._tools is None:
+                return
+            words.flush()  # what it said before calling them is said now, not once they are done
+            records = await self._tools.run(draft, reply, calls, words.filler)
+            messages = [*messages, *tool_messages(records)]
+
+    async def _stream(self, draft: TurnDraft, messages: list[dict[str, Any]], tools: ToolSchemas,
+                      say: Callable[[str], None]) -> Sequence[ToolCall]:
+        """One LLM stream: its text said as it comes; the tool calls it asks for returned."""
+        llm = self._engines.llm
+        calls: list[ToolCall] = []
+        # Each backend enforces its own deadlines; this backstop catches one that does not (or hangs anyway), so a
+        # hung model ends the turn, never the session.
+        limit = llm.deadlines.first_token_s + GUARD_SLACK_S
+        async with contextlib.aclosing(llm.stream(messages, tools)) as stream:
+            while True:
+                try:
+                    async with asyncio.timeout(limit):
+                        delta = await anext(stream, None)
+                except TimeoutError:
+                    raise LlmError(f"the language model sent nothing for {limit:g}s") from None
+                if delta is None:
+                    return calls
+                limit = llm.deadlines.between_tokens_s + GUARD_SLACK_S
+                draft.times_ms.setdefault(Stage.LLM_FIRST_TOKEN, self._now_ms())
+                if isinstance(delta, ToolCall):
+                    calls.append(delta)
+                else:
+                    say(delta)
+
+    async def announce(self, draft: TurnDraft, reply: Reply, text: str) -> None:
+        """Say something due (a timer): a chime at once, then the words."""
+        self._chime(reply)
+        draft.reply = text
+        reply.emit(Announced(text))
+        chunks: Chunks = asyncio.Queue()
+        chunker = ClauseChunker()
+        for chunk in (*chunker.feed(text), *chunker.finish()):
+            chunks.put_nowait((chunk, False))
+        chunks.put_nowait(None)
+        await self._speak(draft, reply, chunks)
+        self._history.add(Message("assistant", text))
+        draft.outcome = Outcome.REPLIED
+
+    def _chime(self, reply: Reply) -> None:
+        reply.play(self._speaker, chime(self._speaker.sample_rate), spoken=False)
+        self._on_playing(reply)
+
     async def _speak(self, draft: TurnDraft, reply: Reply, chunks: Chunks) -> None:
-        """Synthesize chunk N+1 while chunk N plays; wait when enough audio is already queued."""
-        max_ahead = self._conversation.max_audio_ahead_s
+        """Synthesize chunk N+1 while chunk N plays; wait when enough audio is already queued. Between two
+        sentences of a reply, anything due (a timer) cuts in politely: a chime and its words."""
         while (item := await chunks.get()) is not None:
             text, is_notice = item
-            try:
-                async with contextlib.aclosing(self._engines.tts.synthesize(text, self._speaker.sample_rate)) as audio:
-                    while True:
-                        async with asyncio.timeout(self._conversation.tts_timeout_s):
-                            chunk = await anext(audio, None)
-                        if chunk is None:
-                            break
-                        draft.times_ms.setdefault(Stage.FIRST_TTS_CHUNK, self._now_ms())
-                        await reply.until_committed()
-                        await reply.wait_while(lambda: self._speaker.queued_seconds > max_ahead)
-                        reply.play(self._speaker, chunk, spoken=not is_notice)
-                        self._on_playing(reply)
-            except Exception as error:  # one unspeakable chunk must not end the reply
-                reply.emit(Notice(f"could not speak {text!r}: {why(error)}"))
+            if reply.committed and reply.spoken and (due := self._take_due()):
+                self._chime(reply)
+                for announcement in due:
+                    reply.emit(Announced(announcement))
+                    await self._say(draft, reply, announcement, is_notice=True)
+            await self._say(draft, reply, text, is_notice)
         await reply.until_played()
+
+    async def _say(self, draft: TurnDraft, reply: Reply, text: str, is_notice: bool) -> None:
+        max_ahead = self._conversation.max_audio_ahead_s
+        try:
+            async with contextlib.aclosing(self._engines.tts.synthesize(text, self._speaker.sample_rate)) as audio:
+                while True:
+                    async with asyncio.timeout(self._conversation.tts_timeout_s):
+                        chunk = await anext(audio, None)
+                    if chunk is None:
+                        break
+                    draft.times_ms.setdefault(Stage.FIRST_TTS_CHUNK, self._now_ms())
+                    await reply.until_committed()
+                    await reply.wait_while(lambda: self._speaker.queued_seconds > max_ahead)
+                    reply.play(self._speaker, chunk, spoken=not is_notice)
+                    self._on_playing(reply)
+        except Exception as error:  # one unspeakable chunk must not end the reply
+            reply.emit(Notice(f"could not speak {text!r}: {why(error)}"))

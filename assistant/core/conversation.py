@@ -3,7 +3,8 @@
 One task consumes microphone frames and runs the VAD on each; `TurnTaking` decides, and this carries its decisions
 out in order: it gathers each utterance's audio, starts and drops answers (`Answerer`, each behind a `Reply`
 handle), cuts the speaker off on a barge-in in the same event-loop step as the VAD event, and keeps the history
-and the turn records.
+and the turn records. Timers and alarms that go off (from the toolbox) are said when nobody speaks: as a turn of
+their own, or between two sentences of a reply.
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ from assistant.core.history import History, Message
 from assistant.core.ports import Engines, Microphone, Speaker
 from assistant.core.records import ANSWER_STAGES, Outcome, Stage, TurnDraft, TurnRecord
 from assistant.core.reply import Reply
+from assistant.core.tooling import Toolbox
 from assistant.core.turn_log import TurnLog
 from assistant.core.turn_taking import (
     AbandonTurn,
     BargeIn,
+    BeginAnnouncement,
     BeginTurn,
     BeginTypedTurn,
     ChangeMode,
@@ -81,7 +84,7 @@ class Turn:
 
 class Conversation:
     def __init__(self, config: Config, engines: Engines, microphone: Microphone, speaker: Speaker,
-                 turn_log: TurnLog | None = None) -> None:
+                 turn_log: TurnLog | None = None, toolbox: Toolbox | None = None) -> None:
         self.config = config
         self.engines = engines
         self.microphone = microphone
@@ -89,7 +92,10 @@ class Conversation:
         self.history = History(config.conversation.history_budget_chars)
         self.records: list[TurnRecord] = []  # every finished turn, in order
         self.turn_taking = TurnTaking(config)
-        self._answerer = Answerer(config, engines, speaker, self.history, self._ms, self._playing)
+        self.toolbox = toolbox
+        self._due: deque[str] = deque()  # announcements (timers) waiting for a moment nobody speaks
+        self._answerer = Answerer(config, engines, speaker, self.history, self._ms, self._playing, toolbox,
+                                  self._take_due)
         self._turn_log = turn_log or TurnLog(None)
         self._listeners: list[Callable[[ConversationEvent], object]] = []
         self._preroll: deque[MicFrame] = deque(maxlen=max(1, config.conversation.preroll_ms * SAMPLE_RATE
@@ -99,6 +105,7 @@ class Conversation:
         self._paused_at: float | None = None  # when the speaker went silent on a hint of speech
         self.soft_pauses = 0  # times the reply paused on a hint of speech (resumed, or turned into a barge-in)
         self._background: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     # ---- plumbing
 
@@ -141,7 +148,9 @@ class Conversation:
     # ---- inputs
 
     async def run(self) -> None:
-        """Consume microphone frames until cancelled."""
+        """Consume microphone frames (and say timers when due) until cancelled."""
+        if self.toolbox is not None:
+            self._spawn(self._watch_timers(), name="timers")
         async for frame in self.microphone.frames():
             await self.on_frame(frame)
 
@@ -179,6 +188,27 @@ class Conversation:
         """Something outside the turn went wrong (a sound device): tell the listeners; the session goes on."""
         self._emit(Notice(message))
 
+    async def _watch_timers(self) -> None:
+        assert self.toolbox is not None
+        try:
+            async for announcement in self.toolbox.announcements():
+                self._due.append(announcement.text)
+                self._announce_if_free()
+        except Exception as error:  # a broken toolbox costs the timers, never the conversation
+            log.exception("timers stopped")
+            self.notice(f"timers stopped: {error}")
+
+    def _announce_if_free(self) -> None:
+        """Say what is due now if nobody speaks and nothing is answered; else it waits for the end of the turn
+        (or for a pause between two sentences of the reply: `_take_due`)."""
+        if self._due and not self._closing:
+            self._carry_out(self.turn_taking.announce())
+
+    def _take_due(self) -> list[str]:
+        due = list(self._due)
+        self._due.clear()
+        return due
+
     # ---- carrying out what turn-taking decided
 
     def _carry_out(self, decisions: list[Decision]) -> None:
@@ -195,6 +225,8 @@ class Conversation:
                     self._begin_turn(number, onset)
                 case BeginTypedTurn(number, at, text):
                     self._begin_typed_turn(number, at, text)
+                case BeginAnnouncement(number):
+                    self._begin_announcement(number)
                 case TranscribePartial(number, until):
                     self._transcribe_partial(self._turns[number], until)
                 case StartAnswer(number, offset):
@@ -232,6 +264,14 @@ class Conversation:
         self._answerer.commit(turn.draft, turn.reply)
         self._emit(FinalTranscript(text))
         turn.reply.start(self._answered(turn, self._answerer.answer_text(turn.draft, turn.reply, text)))
+
+    def _begin_announcement(self, number: int) -> None:
+        turn = Turn(TurnDraft(number), self.turn_taking.now, self._audio_lost())
+        self._turns[number] = turn
+        turn.reply = Reply(number, self._emit)
+        turn.reply.commit()
+        turn.reply.start(self._answered(turn, self._answerer.announce(turn.draft, turn.reply,
+                                                                      " ".join(self._take_due()))))
 
     def _transcribe_partial(self, turn: Turn, until: int) -> None:
         self._partial = self._spawn(self._partial_transcript(turn, turn.audio_until(until)), name="partial")
@@ -320,8 +360,10 @@ class Conversation:
         self.records.append(record)
         self._emit(TurnFinished(record))
         self._spawn(self._turn_log.append(record), name="turn-log")
+        asyncio.get_running_loop().call_soon(self._announce_if_free)  # once this turn's decisions are carried out
 
     async def close(self) -> None:
+        self._closing = True
         for turn in self._turns.values():
             if turn.reply is not None:
                 turn.reply.cancel()

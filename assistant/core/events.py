@@ -58,6 +58,13 @@ class ReplyInterrupted:
 
 
 @dataclass(frozen=True)
+class Announced:
+    """A timer or alarm went off: what the assistant says about it (on its own, or between two sentences)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class Notice:
     """Something went wrong in a turn; the session goes on."""
 
@@ -72,4 +79,4 @@ class TurnFinished:
 
 
 ConversationEvent = (StateChanged | ModeChanged | MicLevel | PartialTranscript | FinalTranscript | ReplyDelta
-                     | ReplyInterrupted | Notice | TurnFinished)
+                     | ReplyInterrupted | Announced | Notice | TurnFinished)

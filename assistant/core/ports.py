@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from assistant.core.tooling import ToolCall
 from assistant.core.types import AudioChunk, MicFrame, VadResult
 from assistant.errors import UserError
 
-Messages = list[dict[str, str]]
+Messages = list[dict[str, Any]]  # role and content; within a turn also tool calls and tool results
+ToolSchemas = Sequence[Mapping[str, Any]]
 
 
 class PlayingChunk:
@@ -140,10 +142,15 @@ class LanguageModel(Protocol):
     @property
     def deadlines(self) -> LlmDeadlines: ...
 
-    def stream(self, messages: Messages) -> AsyncGenerator[str, None]:
+    @property
+    def calls_tools(self) -> bool:
+        """Whether it can be trusted with `tools` (else the intent layer answers the requests tools serve)."""
+        ...
+
+    def stream(self, messages: Messages, tools: ToolSchemas = ()) -> AsyncGenerator[str | ToolCall, None]:
         """Text deltas of the reply to `messages` (the config's system prompt is added if the first message
-        is not a system message). Raises `LlmError` from the iterator on failure; closing the stream stops the
-        generation itself."""
+        is not a system message), and the calls of `tools` the model asks for. Raises `LlmError` from the iterator
+        on failure; closing the stream stops the generation itself."""
         ...
 
     async def close(self) -> None: ...

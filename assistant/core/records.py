@@ -39,6 +39,23 @@ ANSWER_STAGES = (Stage.SPEECH_END, Stage.END_OF_TURN, Stage.STT_FINAL, Stage.LLM
                  Stage.FIRST_TTS_CHUNK)
 
 
+@dataclass(frozen=True)
+class ToolCallRecord:
+    """One tool call of a turn: what was asked, when it started (ms on the input timeline), how long it ran, and
+    its result (or its error, `failed`)."""
+
+    name: str
+    arguments: Mapping[str, Any]
+    started_ms: float
+    duration_ms: float
+    result: str
+    failed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "arguments": dict(self.arguments), "started_ms": _round(self.started_ms),
+                "duration_ms": _round(self.duration_ms), "result": self.result, "failed": self.failed}
+
+
 class Outcome(StrEnum):
     PENDING = "pending"
     REPLIED = "replied"
@@ -60,6 +77,7 @@ class TurnRecord:
     overflows: int = 0  # microphone blocks lost during the turn (the machine was too busy to read them)
     underflows: int = 0  # speaker blocks that came late during the turn (a gap in what the user heard)
     stutter_gaps_ms: tuple[float, ...] = ()  # inside the reply: each silence where the speaker waited for speech
+    tool_calls: tuple[ToolCallRecord, ...] = ()
 
     @property
     def voice_to_voice_ms(self) -> float | None:
@@ -79,7 +97,8 @@ class TurnRecord:
                 "barge_in_ms": _round(self.barge_in_ms), "voice_to_voice_ms": _round(self.voice_to_voice_ms),
                 "overflows": self.overflows, "underflows": self.underflows,
                 "stutter": {"gaps": len(self.stutter_gaps_ms), "total_ms": _round(sum(self.stutter_gaps_ms)),
-                            "max_ms": _round(max(self.stutter_gaps_ms, default=0.0))}}
+                            "max_ms": _round(max(self.stutter_gaps_ms, default=0.0))},
+                "tool_calls": [call.to_json() for call in self.tool_calls]}
 
 
 @dataclass
@@ -96,11 +115,12 @@ class TurnDraft:
     overflows: int = 0
     underflows: int = 0
     stutter_gaps_ms: list[float] = field(default_factory=list)
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
 
     def freeze(self) -> TurnRecord:
         return TurnRecord(self.turn, self.transcript, self.reply, self.outcome, self.outcome == Outcome.INTERRUPTED,
                           self.notice, MappingProxyType(dict(self.times_ms)), self.barge_in_ms, self.overflows,
-                          self.underflows, tuple(self.stutter_gaps_ms))
+                          self.underflows, tuple(self.stutter_gaps_ms), tuple(self.tool_calls))
 
 
 def _round(value: float | None) -> float | None:

@@ -55,6 +55,13 @@ class BeginTypedTurn:
 
 
 @dataclass(frozen=True)
+class BeginAnnouncement:
+    """Something due (a timer) is said as a turn of its own, with nothing to hear."""
+
+    turn: int
+
+
+@dataclass(frozen=True)
 class TranscribePartial:
     turn: int
     until: int
@@ -126,8 +133,9 @@ class ChangeMode:
     mode: Mode
 
 
-Decision = (ChangeState | RetuneVad | BeginTurn | BeginTypedTurn | TranscribePartial | StartAnswer | DropAnswer
-            | EndTurn | PauseReply | ResumeReply | BargeIn | StopReply | AbandonTurn | FinishTurn | ChangeMode)
+Decision = (ChangeState | RetuneVad | BeginTurn | BeginTypedTurn | BeginAnnouncement | TranscribePartial
+            | StartAnswer | DropAnswer | EndTurn | PauseReply | ResumeReply | BargeIn | StopReply | AbandonTurn
+            | FinishTurn | ChangeMode)
 
 
 def _samples(ms: int) -> int:
@@ -219,6 +227,16 @@ class TurnTaking:
         self.answering = self._turns
         self._set_state(State.THINKING)
         self._out.append(BeginTypedTurn(self._turns, self.now, text))
+        return self._decided()
+
+    def announce(self) -> list[Decision]:
+        """Something is due to be said: only while nobody speaks and nothing is answered (else nothing is decided,
+        and the caller asks again once the turn is over)."""
+        if self.idle and self.hearing is None:
+            self._turns += 1
+            self.answering = self._turns
+            self._set_state(State.THINKING)
+            self._out.append(BeginAnnouncement(self._turns))
         return self._decided()
 
     def set_mode(self, mode: Mode | str) -> list[Decision]:

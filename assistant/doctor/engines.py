@@ -113,7 +113,7 @@ async def _time_llm(report: Report, config: Config) -> float:
             async with contextlib.aclosing(choice.model.stream(QUESTION)) as deltas:
                 async for delta in deltas:
                     first_token = first_token or time.perf_counter() - started
-                    if chunker.feed(delta):
+                    if isinstance(delta, str) and chunker.feed(delta):  # no tools given: text only
                         break
             timings.append((first_token or 0.0, time.perf_counter() - started))
     finally:

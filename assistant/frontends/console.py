@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 
 from assistant.config import Config
-from assistant.core.events import ConversationEvent, FinalTranscript, ModeChanged, Notice, TurnFinished
+from assistant.core.events import Announced, ConversationEvent, FinalTranscript, ModeChanged, Notice, TurnFinished
 from assistant.core.ports import EngineInfo
 from assistant.core.records import Outcome
 from assistant.core.types import Mode
@@ -23,6 +23,8 @@ def console_printer(write: Callable[[str], None] = print) -> Callable[[Conversat
             write("\n".join(describe_turn(event.record)[1:]) + "\n")
         elif isinstance(event, Notice):
             write(f"notice:    {event.message}")
+        elif isinstance(event, Announced):
+            write(f"timer:     {event.text}")
         elif isinstance(event, ModeChanged):
             write(f"mode:      {event.mode}")
 

@@ -21,7 +21,8 @@ from assistant.core.history import Message
 from assistant.core.loop_monitor import LoopMonitor
 from assistant.core.ports import EngineInfo, Engines
 from assistant.core.records import AFTER_SPEECH_END, Stage, TurnRecord
-from assistant.session import AudioPlan, open_session
+from assistant.core.tooling import Toolbox
+from assistant.session import AudioPlan, load_toolbox, open_session
 
 POLL_S = 0.05
 MAX_TAIL_S = 60.0  # after the input ends, a reply still playing may run this long at most
@@ -50,16 +51,20 @@ async def run_duplex(config: Config, input_path: str | Path, output_path: str | 
                      engines: Engines | None = None,
                      on_event: Callable[[ConversationEvent], None] | None = None,
                      control: Callable[[Conversation], Coroutine[Any, Any, None]] | None = None,
-                     echo: EchoSimulation | None = None) -> DuplexResult:
+                     echo: EchoSimulation | None = None, toolbox: Toolbox | None = None) -> DuplexResult:
     """Play `input_path` into the pipeline as the microphone and record the speaker into `output_path`.
 
     Ends once the input has been played and the assistant is idle again (or after `max_turns` answered turns).
+    Timers set during the run live only for the run (unless `toolbox` says otherwise).
     `control`, if given, runs beside the conversation (e.g. pressing push-to-talk at set times); `echo`, if given,
     carries what the speaker plays into the microphone.
     """
     plan = AudioPlan(input_wav=Path(input_path), output_wav=Path(output_path) if output_path else None, echo=echo)
+    if toolbox is None and config.tools.enabled:
+        # A run of its own, on the input's timeline: the user's timers are neither announced nor changed by it.
+        toolbox = await asyncio.to_thread(load_toolbox, config, False)
     monitor = LoopMonitor()
-    async with open_session(config, plan, engines=engines, metrics_path=metrics_path) as session:
+    async with open_session(config, plan, engines=engines, metrics_path=metrics_path, toolbox=toolbox) as session:
         conversation, microphone = session.conversation, session.capture
         assert isinstance(microphone, WavMicrophone) and isinstance(session.speaker, WavSpeaker)
         if on_event:
@@ -107,6 +112,9 @@ def describe_turn(turn: TurnRecord) -> list[str]:
              f"assistant: {turn.reply or '(no reply)'}{'  [interrupted]' if turn.interrupted else ''}"]
     if turn.notice:
         lines.append(f"notice:    {turn.notice}")
+    for call in turn.tool_calls:
+        arguments = ", ".join(f"{name}={value!r}" for name, value in call.arguments.items())
+        lines.append(f"tool:      {call.name}({arguments}) in {call.duration_ms:.0f} ms: {call.result}")
     end = times.get(Stage.SPEECH_END)
     if end is not None:
         stages = [f"{stage.label} +{times[stage] - end:.0f}" for stage in AFTER_SPEECH_END if stage in times]

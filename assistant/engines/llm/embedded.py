@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from assistant.config import Config, EmbeddedLlmConfig, LlmConfig
-from assistant.core.ports import LlmDeadlines, LlmError, Messages
+from assistant.core.ports import LlmDeadlines, LlmError, Messages, ToolSchemas
+from assistant.core.tooling import ToolCall
 from assistant.core.worker_thread import EngineThread
 from assistant.engines.llm.prompt import with_system_prompt
 from assistant.engines.stop_token import StopToken
@@ -74,6 +75,7 @@ class EmbeddedLlm:
         self.engine = engine
         self.gguf = gguf
         self.name = f"embedded {gguf.stem}"
+        self.calls_tools = False  # a 135M model calls tools too unreliably: the intent layer serves those requests
         self.deadlines = LlmDeadlines(config.first_token_timeout_s, config.token_timeout_s)
         self.last_stats: GenerationStats | None = None
         self._active: set[StopToken] = set()
@@ -112,7 +114,7 @@ class EmbeddedLlm:
         if errors:
             raise LlmError(f"llama.cpp failed to warm up {self.gguf.name}: {errors[0]}")
 
-    async def stream(self, messages: Messages) -> AsyncGenerator[str, None]:
+    async def stream(self, messages: Messages, tools: ToolSchemas = ()) -> AsyncGenerator[str | ToolCall, None]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
         token = StopToken()

@@ -17,7 +17,8 @@ import contextlib
 from collections.abc import AsyncGenerator, Callable, Coroutine
 from typing import Any
 
-from assistant.core.ports import LanguageModel, LlmDeadlines, LlmError, Messages
+from assistant.core.ports import LanguageModel, LlmDeadlines, LlmError, Messages, ToolSchemas
+from assistant.core.tooling import ToolCall
 from assistant.engines.llm.ollama import OllamaUnreachable
 
 
@@ -43,15 +44,19 @@ class FallbackLlm:
     def deadlines(self) -> LlmDeadlines:
         return (self.fallback or self.primary).deadlines
 
-    async def stream(self, messages: Messages) -> AsyncGenerator[str, None]:
+    @property
+    def calls_tools(self) -> bool:
+        return (self.fallback or self.primary).calls_tools
+
+    async def stream(self, messages: Messages, tools: ToolSchemas = ()) -> AsyncGenerator[str | ToolCall, None]:
         if self._loading is not None:
             model = await self._fallback_model()
-            async with contextlib.aclosing(model.stream(messages)) as deltas:
+            async with contextlib.aclosing(model.stream(messages, tools if model.calls_tools else ())) as deltas:
                 async for delta in deltas:
                     yield delta
             return
         try:
-            async with contextlib.aclosing(self.primary.stream(messages)) as deltas:
+            async with contextlib.aclosing(self.primary.stream(messages, tools)) as deltas:
                 async for delta in deltas:
                     yield delta
         except OllamaUnreachable as error:

@@ -15,7 +15,8 @@ import httpx
 import ollama
 
 from assistant.config import LlmConfig
-from assistant.core.ports import LlmDeadlines, LlmError, Messages
+from assistant.core.ports import LlmDeadlines, LlmError, Messages, ToolSchemas
+from assistant.core.tooling import ToolCall
 from assistant.engines.llm.prompt import with_system_prompt
 
 
@@ -64,6 +65,7 @@ class OllamaLlm:
         self._config = config
         self._ollama = config.ollama
         self.name = f"ollama {self._ollama.model}"
+        self.calls_tools = True
         self.deadlines = LlmDeadlines(self._ollama.connect_timeout_s + config.first_token_timeout_s,
                                       config.token_timeout_s)
         connect = self._ollama.connect_timeout_s
@@ -113,10 +115,11 @@ class OllamaLlm:
         except (ConnectionError, httpx.HTTPError, ollama.ResponseError, ValueError) as error:
             raise self._error(error) from error
 
-    async def stream(self, messages: Messages) -> AsyncGenerator[str, None]:
+    async def stream(self, messages: Messages, tools: ToolSchemas = ()) -> AsyncGenerator[str | ToolCall, None]:
         parts = await self._client.chat(
             model=self._ollama.model,
             messages=with_system_prompt(messages, self._config.system_prompt),
+            tools=list(tools) or None,
             stream=True,
             options={"num_predict": self._config.max_tokens, "temperature": self._config.temperature},
         )
@@ -125,6 +128,8 @@ class OllamaLlm:
             while part is not None:
                 if part.message and part.message.content:
                     yield part.message.content
+                for call in (part.message.tool_calls or ()) if part.message else ():
+                    yield ToolCall(call.function.name, call.function.arguments)
                 if part.done:
                     return
                 part = await self._next_part(parts)
@@ -201,4 +206,15 @@ class OllamaLlm:
                                      f"({error or type(error).__name__})", "connection dropped mid-reply")
         if isinstance(error, httpx.HTTPError):
             return LlmError(f"Ollama request to {host} failed: {error or type(error).__name__}")
-        return LlmError(f"Ollama sent a reply this client cannot read: {error}")
+        return LlmError(f"Ollama sent a reply this client cannot read: {_one_line(error)}")
+
+
+def _one_line(error: BaseException) -> str:
+    """A client error in one line: for the client's own (pydantic) validation, the first problem and where it is
+    (e.g. a tool call whose arguments are not an object)."""
+    problems = getattr(error, "errors", None)
+    if callable(problems):
+        with contextlib.suppress(Exception):
+            first = problems()[0]
+            return f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
+    return " ".join(str(error).split())

@@ -15,6 +15,7 @@ from textual.widgets import Footer, Header, Input
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from assistant.core.events import (
+    Announced,
     FinalTranscript,
     MicLevel,
     ModeChanged,
@@ -35,6 +36,7 @@ from assistant.frontends.tui.messages import ConversationUpdate, EngineProgress,
 from assistant.frontends.tui.session import Session
 from assistant.frontends.tui.startup_panel import StartupPanel
 from assistant.frontends.tui.status_panel import StatusPanel
+from assistant.frontends.tui.timers_panel import TimersPanel
 
 SHUTDOWN_TIMEOUT_S = 10.0
 
@@ -81,10 +83,12 @@ class VoiceAssistantApp(App):
                 yield StatusPanel()
                 yield LevelMeter(self.session.config.vad.start_threshold)
                 yield LatencyPanel()
+                yield TimersPanel()
         yield Footer()
 
     def on_mount(self) -> None:
-        for widget, title in ((StatusPanel, "status"), (LevelMeter, "microphone"), (LatencyPanel, "latency")):
+        for widget, title in ((StatusPanel, "status"), (LevelMeter, "microphone"), (LatencyPanel, "latency"),
+                              (TimersPanel, "timers")):
             self.query_one(widget).border_title = title
         self.query_one(StatusPanel).show_mode(self.mode)
         self.query_one(StatusPanel).show_echo(self.session.config.audio.echo_cancellation)
@@ -107,6 +111,9 @@ class VoiceAssistantApp(App):
         status.show_state(State.LISTENING)
         for notice in message.notices:
             self._pane.notice(notice)
+        conversation = self.session.conversation
+        if conversation is not None and conversation.toolbox is not None:
+            self.query_one(TimersPanel).follow(conversation.toolbox.countdowns)
         self.refresh_bindings()
 
     def on_session_failed(self, message: SessionFailed) -> None:
@@ -136,6 +143,8 @@ class VoiceAssistantApp(App):
             pane.interrupted(event.heard, event.barge_in_ms)
         elif isinstance(event, Notice):
             pane.notice(event.message)
+        elif isinstance(event, Announced):
+            pane.notice(f"⏰ {event.text}")
         elif isinstance(event, TurnFinished):
             pane.turn_finished(event.record)
             self.query_one(LatencyPanel).add_turn(event.record)

@@ -1,0 +1,1 @@
+"""Tools the assistant can use while it answers: the time, timers and alarms (see `toolbox.py`)."""
