@@ -162,7 +162,8 @@ def test_a_click_pauses_the_reply_briefly_then_it_resumes_without_losing_audio(c
 def test_push_to_talk_takes_turns_by_key_and_a_press_while_speaking_is_a_barge_in(config, jfk, tmp_path):
     phrase = jfk[: int(2.3 * SAMPLE_RATE)]
     place([(0.5, phrase), (6.0, phrase[: int(1.5 * SAMPLE_RATE)])], total_s=10.0, path=tmp_path / "in.wav")
-    ptt = dataclasses.replace(fast_config(config), audio=dataclasses.replace(config.audio, mode="push-to-talk"))
+    base = fast_config(config)
+    ptt = dataclasses.replace(base, audio=dataclasses.replace(base.audio, mode="push-to-talk"))
     presses = []
 
     async def keys(conversation):

@@ -31,8 +31,11 @@ def standin():
 def ollama_config(config: Config, host: str) -> Config:
     llm = LlmConfig(backend="ollama", first_token_timeout_s=3.0, token_timeout_s=3.0,
                     ollama=OllamaConfig(host=host, model=MODEL, connect_timeout_s=1.0))
-    return dataclasses.replace(config, llm=llm, conversation=dataclasses.replace(config.conversation,
-                                                                                 metrics_file=""))
+    # no echo canceller: nothing the speaker plays reaches the microphone here (as with headphones), and a canceller
+    # still learning the room would hold back the first words of a cut-in (tests/test_echo.py is about that)
+    audio = dataclasses.replace(config.audio, echo_cancellation=False)
+    return dataclasses.replace(config, llm=llm, audio=audio,
+                               conversation=dataclasses.replace(config.conversation, metrics_file=""))
 
 
 def call(name: str, **arguments) -> dict:
