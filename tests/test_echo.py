@@ -69,7 +69,9 @@ def test_with_echo_and_no_cancelling_it_cuts_itself_off(config, piper, question,
     # the same room and echo as the first case above, which plays to the end with the canceller on
     result = converse_with_echo(echo_config(config, cancel=False), piper, question, tmp_path, gain_db=0.0)
     first = result.turns[0]
-    assert first.interrupted or len(result.turns) > 1, "the echo is real: without cancelling it, it interrupts"
+    # the echo is real: it cuts the reply off, or (each pause silencing its own echo before a barge-in is confirmed)
+    # it keeps pausing it
+    assert first.interrupted or len(result.turns) > 1 or result.soft_pauses >= 3, (result.turns, result.soft_pauses)
 
 
 @pytest.mark.parametrize("gain_db", [0.0, -6.0])

@@ -51,6 +51,10 @@ class EchoCancelledMicrophone:
     def overflows(self) -> int:  # the capture counts them
         return self.inner.overflows
 
+    @property
+    def started_at(self) -> float | None:
+        return self.inner.started_at
+
     def time_of(self, sample: int) -> float:
         return self.inner.time_of(sample)
 

@@ -69,6 +69,11 @@ class Microphone(Protocol):
         """Input blocks lost before they were read, so far."""
         ...
 
+    @property
+    def started_at(self) -> float | None:
+        """The monotonic time input sample 0 was captured; None until the microphone runs."""
+        ...
+
     def frames(self) -> AsyncIterator[MicFrame]: ...
 
     def time_of(self, sample: int) -> float:
