@@ -133,13 +133,13 @@ def _echo_cancelled(capture: Microphone, played: PlayedAudio) -> Microphone:
 
 async def _open_microphone(config: Config, audio: AudioPlan, notify: Callable[[str], None],
                            played: PlayedAudio | None) -> Microphone:
-    if audio.input_wav is not None:
+    if (input_wav := audio.input_wav) is not None:
         from assistant.audio.echo_path import EchoPath
         from assistant.audio.wav import WavMicrophone
 
         def open_wav() -> WavMicrophone:
             echo = EchoPath.from_file(audio.echo, played) if audio.echo and played else None
-            return WavMicrophone(audio.input_wav, echo)  # type: ignore[arg-type]  # input_wav checked above
+            return WavMicrophone(input_wav, echo)
 
         return await asyncio.to_thread(open_wav)
     from assistant.audio.devices import resolve_device
