@@ -141,6 +141,22 @@ class ConversationConfig:
 
 
 @dataclass(frozen=True)
+class TurnConfig:
+    end_of_turn: str = setting("smart", "how the end of a spoken turn is decided: \"smart\" asks the Smart Turn model "
+                               "whether the words sound finished; \"silence\" waits [vad] hangover_ms",
+                               choices=("smart", "silence"))
+    check_after_ms: int = setting(160, "silence before the model is asked whether the turn is finished",
+                                  min=32, max=2000)
+    complete_threshold: float = setting(0.5, "model probability at or above which the turn counts as finished",
+                                        min=0.01, max=0.99)
+    max_pause_ms: int = setting(1200, "longest pause waited out when the words sound unfinished", min=100,
+                                max=5000)
+    timeout_ms: int = setting(400, "longest wait for the model's answer; past it the turn ends by silence alone",
+                              min=50, max=5000)
+    threads: int = setting(1, "ONNX Runtime threads for the end-of-turn model", min=1, max=16)
+
+
+@dataclass(frozen=True)
 class BargeInConfig:
     enabled: bool = setting(True, "stop talking when the user starts speaking")
     pause_threshold: float = setting(0.15, "speech probability that pauses the reply at once, before it is sure",
@@ -170,6 +186,7 @@ class Config:
     models: ModelsConfig = section(ModelsConfig, "model files")
     audio: AudioConfig = section(AudioConfig, "sound input and output")
     conversation: ConversationConfig = section(ConversationConfig, "turn taking")
+    turn: TurnConfig = section(TurnConfig, "when a spoken turn is over")
     barge_in: BargeInConfig = section(BargeInConfig, "interrupting the assistant")
     vad: VadConfig = section(VadConfig, "voice activity detection (Silero)")
     stt: SttConfig = section(SttConfig, "speech to text (faster-whisper)")

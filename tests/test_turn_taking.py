@@ -17,9 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assistant.config import Config
-from assistant.core.events import State
-from assistant.core.speech_detector import SpeechDetector
-from assistant.core.turn_taking import (
+from assistant.core.decisions import (
     AbandonTurn,
     BargeIn,
     BeginTurn,
@@ -30,14 +28,18 @@ from assistant.core.turn_taking import (
     DropAnswer,
     EndTurn,
     FinishTurn,
+    ForgetSpeech,
+    JudgeTurnEnd,
     PauseReply,
     ResumeReply,
     RetuneVad,
     StartAnswer,
     StopReply,
     TranscribePartial,
-    TurnTaking,
 )
+from assistant.core.events import State
+from assistant.core.speech_detector import SpeechDetector
+from assistant.core.turn_taking import TurnTaking, vad_hangover_ms
 from assistant.core.types import FRAME_SAMPLES, Mode
 
 VOICED, QUIET, HINT = 0.9, 0.05, 0.3  # a hint: above the pause threshold (0.15), below the start one (0.5)
@@ -52,12 +54,12 @@ def frames(ms: int) -> int:
 class Timeline:
     """The machine, the detector in front of it, and everything decided, with the frame it was decided at."""
 
-    config: Config = field(default_factory=Config)
+    config: Config = field(default_factory=lambda: config())
     decided: list[tuple[int, Decision]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.machine = TurnTaking(self.config)
-        self.detector = SpeechDetector(self.config.vad)
+        self.detector = SpeechDetector(self.config.vad, vad_hangover_ms(self.config))
         self.frame = 0
 
     def feed(self, probability: float, count: int = 1, partial_running: bool = False) -> list[Decision]:
@@ -95,9 +97,11 @@ def pause(timeline: Timeline, ms: int) -> list[Decision]:
     return timeline.feed(QUIET, frames(ms))
 
 
-def config(**conversation) -> Config:
+def config(end_of_turn: str = "silence", **conversation) -> Config:
+    """The fixed hangover ends turns unless asked otherwise: the end-of-turn model's tests are in their own part."""
     base = Config()
-    return dataclasses.replace(base, conversation=dataclasses.replace(base.conversation, **conversation))
+    return dataclasses.replace(base, conversation=dataclasses.replace(base.conversation, **conversation),
+                               turn=dataclasses.replace(base.turn, end_of_turn=end_of_turn))
 
 
 # ---- always listening
@@ -241,7 +245,7 @@ def test_push_to_talk_takes_turns_by_key_and_the_vad_only_trims():
     assert t.of(EndTurn) == [] and t.of(StartAnswer) == []
     ended = t.do(t.machine.push_to_talk())
     voiced_until = (frames(320) + frames(1000)) * FRAME_SAMPLES
-    assert [d for d in ended if isinstance(d, EndTurn)] == [EndTurn(begin.turn, voiced_until)]  # trimmed
+    assert [d for d in ended if isinstance(d, EndTurn)] == [EndTurn(begin.turn, voiced_until, "key")]  # trimmed
     t.do(t.machine.answer_playing(begin.turn))
     cut = [type(d) for d in t.do(t.machine.push_to_talk())]  # pressed while it speaks: a barge-in, the next turn
     assert cut[0] is BargeIn and BeginTurn in cut and t.machine.state == State.USER_SPEAKING
@@ -359,3 +363,87 @@ def test_two_hundred_timelines_of_three_turns_each():
     elapsed = time.perf_counter() - started
     # a number to read, not a timed assertion: no model, no event loop, so hundreds of timelines a second
     print(f"200 timelines of {sum(c or 0 for _, _, c in long_turns)} frames in {elapsed * 1000:.0f} ms")
+
+
+# ---- the end-of-turn model (`[turn] end_of_turn = "smart"`)
+
+def smart(**turn) -> Timeline:
+    base = config("smart")
+    return Timeline(dataclasses.replace(base, turn=dataclasses.replace(base.turn, **turn)))
+
+
+def test_a_finished_sounding_turn_ends_as_soon_as_the_model_says_so():
+    t = smart(check_after_ms=160)
+    speak(t, 1000)
+    pause(t, 128)
+    assert t.of(JudgeTurnEnd) == []  # not yet: a short silence first
+    (judge,) = [d for d in pause(t, 32) if isinstance(d, JudgeTurnEnd)]
+    assert judge.offset == frames(1000) * FRAME_SAMPLES
+    pause(t, 64)  # the model thinks for two frames; nothing ends meanwhile
+    assert t.of(EndTurn) == []
+    ended = t.do(t.machine.turn_end_judged(judge.turn, judge.offset, 0.9))
+    assert ForgetSpeech() in ended  # the VAD must hear the user going on as new speech
+    assert [d for d in ended if isinstance(d, EndTurn)] == [EndTurn(judge.turn, judge.offset, "model")]
+    assert t.machine.state == State.THINKING
+    assert len(t.of(StartAnswer)) == 1  # the speculative answer started at the first quiet frame is kept
+
+
+def test_an_unfinished_sounding_pause_is_waited_out_and_the_turn_goes_on():
+    t = smart(check_after_ms=160, max_pause_ms=1200)
+    speak(t, 800)
+    (judge,) = [d for d in pause(t, 192) if isinstance(d, JudgeTurnEnd)]
+    t.do(t.machine.turn_end_judged(judge.turn, judge.offset, 0.2))
+    pause(t, 700)  # longer than the 480 ms hangover: still waiting, the words sounded unfinished
+    assert t.of(EndTurn) == [] and t.machine.state == State.USER_SPEAKING
+    speak(t, 600)  # "… of France?"
+    assert t.of(DropAnswer)  # the answer started at the pause is dropped
+    (again,) = [d for d in pause(t, 192) if isinstance(d, JudgeTurnEnd)]
+    assert again.turn == judge.turn and again.offset > judge.offset  # one turn, asked again about the new end
+    t.do(t.machine.turn_end_judged(again.turn, again.offset, 0.95))
+    assert t.of(EndTurn) == [EndTurn(judge.turn, again.offset, "model")]
+
+
+def test_a_pause_that_sounds_unfinished_still_ends_the_turn_at_the_pause_limit():
+    t = smart(max_pause_ms=1000)
+    speak(t, 800)
+    (judge,) = [d for d in pause(t, 256) if isinstance(d, JudgeTurnEnd)]
+    t.do(t.machine.turn_end_judged(judge.turn, judge.offset, 0.1))
+    pause(t, 640)
+    assert t.of(EndTurn) == []
+    pause(t, 160)
+    assert t.of(EndTurn) == [EndTurn(judge.turn, judge.offset, "pause limit")]
+
+
+@pytest.mark.parametrize("answer", ["none", "late"])
+def test_without_an_answer_from_the_model_the_fixed_hangover_ends_the_turn(answer):
+    t = smart(timeout_ms=200)
+    speak(t, 800)
+    (judge,) = [d for d in pause(t, 256) if isinstance(d, JudgeTurnEnd)]
+    if answer == "none":  # no model, or it failed
+        t.do(t.machine.turn_end_judged(judge.turn, judge.offset, None))
+    pause(t, 480 - 256 - 32)
+    assert t.of(EndTurn) == []
+    pause(t, 64)
+    assert t.of(EndTurn) == [EndTurn(judge.turn, judge.offset, "silence")]
+    assert t.do(t.machine.turn_end_judged(judge.turn, judge.offset, 0.99)) == []  # too late: already ended
+
+
+def test_an_answer_about_speech_the_user_has_since_gone_on_from_is_ignored():
+    t = smart()
+    speak(t, 800)
+    (judge,) = [d for d in pause(t, 224) if isinstance(d, JudgeTurnEnd)]
+    speak(t, 320)  # the user went on while the model was thinking
+    assert t.do(t.machine.turn_end_judged(judge.turn, judge.offset, 0.99)) == []
+    assert t.machine.state == State.USER_SPEAKING
+
+
+def test_after_an_early_end_the_user_going_on_resumes_the_same_turn():
+    t = smart()
+    speak(t, 800)
+    (judge,) = [d for d in pause(t, 192) if isinstance(d, JudgeTurnEnd)]
+    for decision in t.do(t.machine.turn_end_judged(judge.turn, judge.offset, 0.9)):
+        if isinstance(decision, ForgetSpeech):  # as the conversation does
+            t.detector.reset()
+    speak(t, 400)  # nothing was played yet: the user had only paused
+    assert t.machine.state == State.USER_SPEAKING and t.machine.hearing == judge.turn
+    assert t.of(DropAnswer) and len(t.of(BeginTurn)) == 1

@@ -23,6 +23,8 @@ QUESTION_TAIL_S = 1.5  # silence after a question: the reply starts in it
 # they land at different points inside it: mid-word, between words, between sentences.
 CUT_IN_AFTER_S = (0.6, 0.9, 1.2, 1.5, 1.8, 2.1, 2.4, 2.7, 3.0, 3.3)
 CUT_IN_TAIL_S = 4.0
+# Mid-sentence pauses inserted into utterances: one below the old fixed 480 ms hangover, two above it.
+PAUSES_MS = (400, 650, 900)
 
 
 @dataclass(frozen=True)
@@ -52,9 +54,24 @@ class BargeInInput:
     cut_in_onset_s: float  # true onset of the interrupting speech on the input timeline
 
 
+@dataclass(frozen=True)
+class PauseInput:
+    utterance: Utterance
+    words: tuple[str, str]  # what is said before the pause, and after it
+    pause_ms: int
+    path: Path
+    resume_s: float  # when the speech after the pause starts, on the input timeline
+    speech_end_s: float  # true end of the whole utterance
+
+
+def _manifest() -> dict:
+    return json.loads((FIXTURES / "manifest.json").read_text())
+
+
 def load_manifest() -> dict[str, list[Utterance]]:
-    manifest = json.loads((FIXTURES / "manifest.json").read_text())
-    return {group: [Utterance(**item) for item in items] for group, items in manifest.items()}
+    """The utterance groups: questions, long_reply (prompts for long replies) and cut_ins."""
+    return {group: [Utterance(**item) for item in items] for group, items in _manifest().items()
+            if group != "paused_questions"}
 
 
 def question_inputs(folder: Path, limit: int | None = None) -> list[QuestionInput]:
@@ -65,6 +82,26 @@ def question_inputs(folder: Path, limit: int | None = None) -> list[QuestionInpu
         path = folder / f"question-{index:02d}.wav"
         place([(LEAD_S, samples)], LEAD_S + len(samples) / SAMPLE_RATE + QUESTION_TAIL_S, path)
         inputs.append(QuestionInput(utterance, path, LEAD_S + utterance.speech_end_s))
+    return inputs
+
+
+def pause_inputs(folder: Path, limit: int | None = None, pauses_ms: tuple[int, ...] = PAUSES_MS) -> list[PauseInput]:
+    """Utterances with a pause inserted at a word gap (scripts/mark-pause-points.py found them): one input per
+    utterance and pause length."""
+    manifest = _manifest()
+    by_file = {item["file"]: Utterance(**item) for group in ("questions", "long_reply", "cut_ins")
+               for item in manifest[group]}
+    inputs = []
+    for index, split in enumerate(manifest["paused_questions"][:limit]):
+        utterance = by_file[split["file"]]
+        samples, cut = utterance.samples(), int(split["split_s"] * SAMPLE_RATE)
+        for pause_ms in pauses_ms:
+            resume_s = LEAD_S + split["split_s"] + pause_ms / 1000
+            path = folder / f"paused-{index:02d}-{pause_ms}.wav"
+            total_s = resume_s + (len(samples) - cut) / SAMPLE_RATE + QUESTION_TAIL_S
+            place([(LEAD_S, samples[:cut]), (resume_s, samples[cut:])], total_s, path)
+            inputs.append(PauseInput(utterance, (split["before"], split["after"]), pause_ms, path, resume_s,
+                                     resume_s + utterance.speech_end_s - split["split_s"]))
     return inputs
 
 

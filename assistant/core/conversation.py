@@ -22,6 +22,27 @@ import numpy as np
 
 from assistant.config import Config
 from assistant.core.answer import Answerer
+from assistant.core.decisions import (
+    AbandonTurn,
+    BargeIn,
+    BeginAnnouncement,
+    BeginTurn,
+    BeginTypedTurn,
+    ChangeMode,
+    ChangeState,
+    Decision,
+    DropAnswer,
+    EndTurn,
+    FinishTurn,
+    ForgetSpeech,
+    JudgeTurnEnd,
+    PauseReply,
+    ResumeReply,
+    RetuneVad,
+    StartAnswer,
+    StopReply,
+    TranscribePartial,
+)
 from assistant.core.events import (
     ConversationEvent,
     FinalTranscript,
@@ -39,27 +60,9 @@ from assistant.core.ports import Engines, Microphone, Speaker
 from assistant.core.records import ANSWER_STAGES, Outcome, Stage, TurnDraft, TurnRecord
 from assistant.core.reply import Reply
 from assistant.core.tooling import Toolbox
+from assistant.core.turn_judge import TurnJudge, turn_decision
 from assistant.core.turn_log import TurnLog
-from assistant.core.turn_taking import (
-    AbandonTurn,
-    BargeIn,
-    BeginAnnouncement,
-    BeginTurn,
-    BeginTypedTurn,
-    ChangeMode,
-    ChangeState,
-    Decision,
-    DropAnswer,
-    EndTurn,
-    FinishTurn,
-    PauseReply,
-    ResumeReply,
-    RetuneVad,
-    StartAnswer,
-    StopReply,
-    TranscribePartial,
-    TurnTaking,
-)
+from assistant.core.turn_taking import TurnTaking
 from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE, MicFrame, Mode
 
 log = logging.getLogger(__name__)
@@ -92,6 +95,7 @@ class Conversation:
         self.history = History(config.conversation.history_budget_chars)
         self.records: list[TurnRecord] = []  # every finished turn, in order
         self.turn_taking = TurnTaking(config)
+        self._judge = TurnJudge(engines.turn, config.turn.timeout_ms / 1000)
         self.toolbox = toolbox
         self._due: deque[str] = deque()  # announcements (timers) waiting for a moment nobody speaks
         self._answerer = Answerer(config, engines, speaker, self.history, self._ms, self._playing, toolbox,
@@ -233,8 +237,13 @@ class Conversation:
                     self._start_answer(self._turns[number], offset)
                 case DropAnswer(number):
                     self._drop_answer(self._turns[number])
-                case EndTurn(number, offset):
-                    self._end_turn(self._turns[number], offset)
+                case JudgeTurnEnd(number, offset):
+                    turn = self._turns[number]
+                    self._spawn(self._judge_end(turn, offset, turn.audio_until(self.turn_taking.now)), "end-of-turn")
+                case ForgetSpeech():
+                    self.engines.vad.reset()
+                case EndTurn(number, offset, decided_by):
+                    self._end_turn(self._turns[number], offset, decided_by)
                 case PauseReply():
                     self._paused_at = self.speaker.pause()
                     self.soft_pauses += 1
@@ -301,7 +310,12 @@ class Conversation:
         for stage in ANSWER_STAGES:
             turn.draft.times_ms.pop(stage, None)
 
-    def _end_turn(self, turn: Turn, offset: int) -> None:
+    async def _judge_end(self, turn: Turn, offset: int, audio: np.ndarray) -> None:
+        turn.draft.judgements.append(await self._judge.judge(audio))
+        self._carry_out(self.turn_taking.turn_end_judged(turn.draft.turn, offset, turn.draft.judgements[-1][0]))
+
+    def _end_turn(self, turn: Turn, offset: int, decided_by: str) -> None:
+        turn.draft.end_of_turn = turn_decision(decided_by, turn.draft.judgements)
         turn.draft.times_ms[Stage.SPEECH_END] = self._sample_ms(offset)
         turn.draft.times_ms[Stage.END_OF_TURN] = self._ms(time.monotonic())
         assert turn.reply is not None, "turn-taking starts an answer before it ends a turn"

@@ -180,6 +180,7 @@ class EngineRole(StrEnum):
     STT = "STT"
     LLM = "LLM"
     TTS = "TTS"
+    TURN = "end of turn"
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,18 @@ class EngineInfo:
         return f"{self.role} {self.name}" + (f" ({self.why})" if self.why else "")
 
 
+class TurnDetector(Protocol):
+    """Does a turn's speech so far sound finished? Runs its model off the event loop."""
+
+    name: str
+
+    async def completion(self, audio: np.ndarray) -> float:
+        """P(the turn is finished), from the turn's audio until now (16 kHz mono float32)."""
+        ...
+
+    def close(self) -> None: ...
+
+
 @dataclass
 class Engines:
     """The four engines a conversation needs, and what was picked and why."""
@@ -204,6 +217,7 @@ class Engines:
     llm: LanguageModel
     tts: TextToSpeech
     about: tuple[EngineInfo, ...] = ()
+    turn: TurnDetector | None = None  # the end-of-turn model; None: the silence hangover alone ends turns
 
     def info(self, role: EngineRole) -> EngineInfo | None:
         return next((info for info in self.about if info.role == role), None)
@@ -212,4 +226,6 @@ class Engines:
         self.vad.close()
         self.stt.close()
         self.tts.close()
+        if self.turn is not None:
+            self.turn.close()
         await self.llm.close()

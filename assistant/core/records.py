@@ -56,6 +56,21 @@ class ToolCallRecord:
                 "duration_ms": _round(self.duration_ms), "result": self.result, "failed": self.failed}
 
 
+@dataclass(frozen=True)
+class TurnDecision:
+    """How the end of a spoken turn was decided: by the end-of-turn model, the pause limit, the silence hangover
+    or the key; the model's last score and time, and how often it was asked during the turn."""
+
+    decided_by: str
+    score: float | None = None
+    model_ms: float | None = None
+    checks: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"decided_by": self.decided_by, "score": None if self.score is None else round(self.score, 3),
+                "model_ms": _round(self.model_ms), "checks": self.checks}
+
+
 class Outcome(StrEnum):
     PENDING = "pending"
     REPLIED = "replied"
@@ -78,6 +93,7 @@ class TurnRecord:
     underflows: int = 0  # speaker blocks that came late during the turn (a gap in what the user heard)
     stutter_gaps_ms: tuple[float, ...] = ()  # inside the reply: each silence where the speaker waited for speech
     tool_calls: tuple[ToolCallRecord, ...] = ()
+    end_of_turn: TurnDecision | None = None  # spoken turns only
 
     @property
     def voice_to_voice_ms(self) -> float | None:
@@ -98,7 +114,8 @@ class TurnRecord:
                 "overflows": self.overflows, "underflows": self.underflows,
                 "stutter": {"gaps": len(self.stutter_gaps_ms), "total_ms": _round(sum(self.stutter_gaps_ms)),
                             "max_ms": _round(max(self.stutter_gaps_ms, default=0.0))},
-                "tool_calls": [call.to_json() for call in self.tool_calls]}
+                "tool_calls": [call.to_json() for call in self.tool_calls],
+                "end_of_turn": self.end_of_turn.to_json() if self.end_of_turn else None}
 
 
 @dataclass
@@ -116,11 +133,13 @@ class TurnDraft:
     underflows: int = 0
     stutter_gaps_ms: list[float] = field(default_factory=list)
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
+    end_of_turn: TurnDecision | None = None
+    judgements: list[tuple[float | None, float]] = field(default_factory=list)  # (score, model ms) per question
 
     def freeze(self) -> TurnRecord:
         return TurnRecord(self.turn, self.transcript, self.reply, self.outcome, self.outcome == Outcome.INTERRUPTED,
                           self.notice, MappingProxyType(dict(self.times_ms)), self.barge_in_ms, self.overflows,
-                          self.underflows, tuple(self.stutter_gaps_ms), tuple(self.tool_calls))
+                          self.underflows, tuple(self.stutter_gaps_ms), tuple(self.tool_calls), self.end_of_turn)
 
 
 def _round(value: float | None) -> float | None:

@@ -8,8 +8,10 @@ Time is the input timeline (samples since the first microphone sample), advanced
 
 The rules:
 - Always listening, the VAD takes turns: speech starts a turn; at the first quiet frame an answer starts
-  (speculatively: invisible until the end is confirmed), and is dropped if the user goes on; the hangover ending
-  confirms the end of the turn.
+  (speculatively: invisible until the end is confirmed), and is dropped if the user goes on. What confirms the end
+  of the turn: with `[turn] end_of_turn = "smart"`, after a short silence the end-of-turn model is asked whether
+  the words sound finished: if so the turn ends at once, else a pause is waited out up to `max_pause_ms`; with
+  "silence" (or no answer from the model in time), the VAD's fixed hangover.
 - Push-to-talk, a key takes turns; the VAD only trims the end to the last voiced frame.
 - While the assistant speaks, a first hint of speech pauses the reply; confirmed speech is a barge-in (the reply
   is cut to what was heard); a hint that stays quiet resumes it.
@@ -18,128 +20,40 @@ The rules:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from assistant.config import Config
+from assistant.core.decisions import (
+    AbandonTurn,
+    BargeIn,
+    BeginAnnouncement,
+    BeginTurn,
+    BeginTypedTurn,
+    ChangeMode,
+    ChangeState,
+    Decision,
+    DropAnswer,
+    EndTurn,
+    FinishTurn,
+    ForgetSpeech,
+    JudgeTurnEnd,
+    PauseReply,
+    ResumeReply,
+    RetuneVad,
+    StartAnswer,
+    StopReply,
+    TranscribePartial,
+)
 from assistant.core.events import State
 from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE, Mode, SpeechEnded, SpeechStarted, VadEvent
 
 
-@dataclass(frozen=True)
-class ChangeState:
-    state: State
-
-
-@dataclass(frozen=True)
-class RetuneVad:
-    """Barge-in wants a quicker trigger while the assistant is active than a turn start does."""
-
-    min_speech_ms: int
-
-
-@dataclass(frozen=True)
-class BeginTurn:
-    """Start hearing a new utterance (from the pre-roll before `onset`)."""
-
-    turn: int
-    onset: int
-
-
-@dataclass(frozen=True)
-class BeginTypedTurn:
-    """A typed message: a turn with nothing to hear, answered at once."""
-
-    turn: int
-    at: int
-    text: str
-
-
-@dataclass(frozen=True)
-class BeginAnnouncement:
-    """Something due (a timer) is said as a turn of its own, with nothing to hear."""
-
-    turn: int
-
-
-@dataclass(frozen=True)
-class TranscribePartial:
-    turn: int
-    until: int
-
-
-@dataclass(frozen=True)
-class StartAnswer:
-    """Answer the audio heard until `offset`; invisible until `EndTurn` commits it."""
-
-    turn: int
-    offset: int
-
-
-@dataclass(frozen=True)
-class DropAnswer:
-    """The user went on: forget the answer started for this turn."""
-
-    turn: int
-
-
-@dataclass(frozen=True)
-class EndTurn:
-    """The end of the turn is confirmed (its speech ended at `offset`): the answer may show and play."""
-
-    turn: int
-    offset: int
-
-
-@dataclass(frozen=True)
-class PauseReply:
-    pass
-
-
-@dataclass(frozen=True)
-class ResumeReply:
-    pass
-
-
-@dataclass(frozen=True)
-class BargeIn:
-    """Cut the reply off (the speaker first), keeping what was heard; `onset` is when the user started."""
-
-    turn: int | None  # None: nothing was being answered (the speaker is still silenced)
-    onset: int
-    was_paused: bool  # the reply already went silent on a first hint of this speech
-
-
-@dataclass(frozen=True)
-class StopReply:
-    """Stop an answer still thinking (nothing played yet), by key."""
-
-    turn: int
-
-
-@dataclass(frozen=True)
-class AbandonTurn:
-    """Typing replaces what was being said: the utterance is dropped."""
-
-    turn: int
-
-
-@dataclass(frozen=True)
-class FinishTurn:
-    turn: int
-
-
-@dataclass(frozen=True)
-class ChangeMode:
-    mode: Mode
-
-
-Decision = (ChangeState | RetuneVad | BeginTurn | BeginTypedTurn | BeginAnnouncement | TranscribePartial
-            | StartAnswer | DropAnswer | EndTurn | PauseReply | ResumeReply | BargeIn | StopReply | AbandonTurn
-            | FinishTurn | ChangeMode)
-
-
 def _samples(ms: int) -> int:
     return ms * SAMPLE_RATE // 1000
+
+
+def vad_hangover_ms(config: Config) -> int:
+    """How long the VAD waits after speech before it declares the speech over. With the end-of-turn model, that is
+    the longest pause waited out (the model ends a finished-sounding turn sooner)."""
+    return config.turn.max_pause_ms if config.turn.end_of_turn == "smart" else config.vad.hangover_ms
 
 
 class TurnTaking:
@@ -148,6 +62,12 @@ class TurnTaking:
         self._barge_in = config.barge_in
         self._speculative = config.conversation.speculative_end_of_turn
         self._partial_every = _samples(config.conversation.partial_interval_ms)
+        self._turn = config.turn
+        self._smart = config.turn.end_of_turn == "smart"
+        self._judged: int | None = None  # the offset the end-of-turn model was asked about, for the hearing turn
+        self._asked_at = 0
+        self._judging = False  # its answer is awaited
+        self._blind = False  # it has no answer for this pause (none, failed, or too slow): the hangover decides
         self._preroll = max(1, _samples(config.conversation.preroll_ms) // FRAME_SAMPLES) * FRAME_SAMPLES
         self.state = State.LISTENING
         self.mode = Mode(config.audio.mode)
@@ -185,11 +105,23 @@ class TurnTaking:
         elif self.state == State.SPEAKING and self._barge_in.enabled:
             self._pause_on_a_hint_of_speech(probability, frame_start)
         elif isinstance(event, SpeechEnded):
-            self._speech_ended(event.sample)
+            self._speech_ended(event.sample, "pause limit" if self._smart else "silence")
         elif self.state == State.USER_SPEAKING:
             self._speculate(probability)
             if voiced:
                 self._maybe_partial(frame_end, partial_running)
+            self._judge_end()
+        return self._decided()
+
+    def turn_end_judged(self, turn: int, offset: int, probability: float | None) -> list[Decision]:
+        """The end-of-turn model's answer (None: it had none) about `turn` going quiet at `offset`."""
+        still_quiet = offset == self._judged == self._last_voiced  # the user has not gone on since
+        if turn == self.hearing and still_quiet and self.state == State.USER_SPEAKING:
+            self._judging, self._blind = False, probability is None
+            if probability is not None and probability >= self._turn.complete_threshold:
+                self._end_early(offset, "model")
+            elif self._blind:
+                self._judged_blind()
         return self._decided()
 
     def push_to_talk(self) -> list[Decision]:
@@ -199,7 +131,7 @@ class TurnTaking:
 
     def _push_to_talk(self) -> None:
         if self.state == State.USER_SPEAKING and self.hearing is not None:
-            self._speech_ended(min(self.now, max(self._last_voiced, self._heard_from)))
+            self._speech_ended(min(self.now, max(self._last_voiced, self._heard_from)), "key")
         elif self.state == State.THINKING and self.answering is not None:
             self._resume_hearing()
         else:
@@ -293,7 +225,7 @@ class TurnTaking:
     def _begin_turn(self, onset: int) -> None:
         self._turns += 1
         self.hearing = self._turns
-        self._answer_offset = None
+        self._answer_offset, self._judged = None, None
         self._heard_from = max(0, self.now - self._preroll)
         self._next_partial_at = onset + self._partial_every
         self._out.append(BeginTurn(self._turns, onset))
@@ -329,7 +261,33 @@ class TurnTaking:
             self._answer_offset = None
             self._out.append(DropAnswer(self.hearing))
 
-    def _speech_ended(self, offset: int) -> None:
+    def _judge_end(self) -> None:
+        """After a short silence, ask the end-of-turn model once per pause (the answer comes back through
+        `turn_end_judged`); while it has no answer past its timeout, the fixed hangover decides."""
+        if not self._smart or self.hearing is None:
+            return
+        if self.now - self._last_voiced < _samples(self._turn.check_after_ms):
+            return
+        if self._judged != self._last_voiced:
+            self._judged, self._asked_at, self._judging, self._blind = self._last_voiced, self.now, True, False
+            self._out.append(JudgeTurnEnd(self.hearing, self._last_voiced))
+            return
+        if self._judging and self.now - self._asked_at >= _samples(self._turn.timeout_ms):
+            self._judging, self._blind = False, True
+        if self._blind:
+            self._judged_blind()
+
+    def _judged_blind(self) -> None:
+        """No answer from the model: end the turn after the fixed hangover, as without it."""
+        if self.now - self._last_voiced >= _samples(self._vad.hangover_ms):
+            self._end_early(self._last_voiced, "silence")
+
+    def _end_early(self, offset: int, decided_by: str) -> None:
+        """End the turn before the VAD's own (longer) hangover, and make the VAD hear the user going on afresh."""
+        self._out.append(ForgetSpeech())
+        self._speech_ended(offset, decided_by)
+
+    def _speech_ended(self, offset: int, decided_by: str = "silence") -> None:
         turn = self.hearing
         if turn is None or self.state != State.USER_SPEAKING:
             return
@@ -341,7 +299,8 @@ class TurnTaking:
         if self._answer_offset is None:
             self._answer_offset = offset
             self._out.append(StartAnswer(turn, offset))
-        self._out.append(EndTurn(turn, offset))
+        self._judged = None
+        self._out.append(EndTurn(turn, offset, decided_by))
 
     def _pause_on_a_hint_of_speech(self, probability: float, frame_start: int) -> None:
         """Silero needs 30–150 ms to be sure of speech; pausing on its first hint makes the cut feel instant.

@@ -1,4 +1,5 @@
-"""Loads the four engines a conversation needs, side by side, off the event loop."""
+"""Loads the engines a conversation needs (VAD, STT, LLM, TTS and the end-of-turn model), side by side, off the
+event loop."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ from assistant.core.worker_thread import EngineThread
 from assistant.engines.llm.choose import load_llm
 from assistant.engines.stt import WhisperStt, load_stt
 from assistant.engines.tts import load_tts
+from assistant.engines.turn_detector import SmartTurnDetector, load_turn_detector
 from assistant.engines.vad import SileroVad, load_vad
 from assistant.errors import UserError
 
 
 async def load_engines(config: Config, on_ready: Callable[[EngineInfo], object] = lambda info: None) -> Engines:
-    """Load VAD, STT, LLM and TTS concurrently, each on a loader thread; reports each as it becomes ready."""
-    loader = EngineThread("load-vad-stt")
+    """Load VAD, STT, LLM, TTS and the end-of-turn model concurrently, each on a loader thread; reports each as it
+    becomes ready."""
+    loader, turn_loader = EngineThread("load-vad-stt"), EngineThread("load-turn")
 
     async def speech_in() -> tuple[SileroVad, WhisperStt, EngineInfo, EngineInfo]:
         vad = await loader.run(load_vad, config)
@@ -40,16 +43,26 @@ async def load_engines(config: Config, on_ready: Callable[[EngineInfo], object] 
         on_ready(info)
         return choice.engine, info
 
+    async def end_of_turn() -> tuple[SmartTurnDetector | None, tuple[EngineInfo, ...]]:
+        detector = await turn_loader.run(load_turn_detector, config)
+        if detector is None:
+            return None, ()
+        info = EngineInfo(EngineRole.TURN, detector.name)
+        on_ready(info)
+        return detector, (info,)
+
     try:
         # A TaskGroup: when one engine fails to load (a missing model), the others stop loading too.
         async with asyncio.TaskGroup() as group:
             speech = group.create_task(speech_in())
             llm = group.create_task(language())
             tts = group.create_task(speech_out())
+            turn = group.create_task(end_of_turn())
     except* UserError as failures:
         raise failures.exceptions[0] from None
     finally:
         loader.close()
+        turn_loader.close()
     vad, stt, vad_info, stt_info = speech.result()
-    (llm_model, llm_info), (tts_engine, tts_info) = llm.result(), tts.result()
-    return Engines(vad, stt, llm_model, tts_engine, (vad_info, stt_info, llm_info, tts_info))
+    (llm_model, llm_info), (tts_engine, tts_info), (detector, turn_info) = llm.result(), tts.result(), turn.result()
+    return Engines(vad, stt, llm_model, tts_engine, (vad_info, stt_info, llm_info, tts_info, *turn_info), detector)

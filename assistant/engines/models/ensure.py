@@ -22,6 +22,8 @@ def needed(config: Config, parts: Iterable[str] = PARTS) -> list[str]:
     """The registry models the configured engines load; a model given as a path is not the registry's to fetch."""
     wanted = set(parts)
     names = ["silero-vad"] if wanted & {"vad", "stt"} else []  # the STT trims silence with the VAD
+    if "vad" in wanted and config.turn.end_of_turn == "smart":
+        names.append("smart-turn")
     if "stt" in wanted:
         names.append(config.stt.model)
     if "llm" in wanted and config.llm.backend != "ollama":  # `auto` falls back to the embedded model

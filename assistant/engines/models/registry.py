@@ -47,6 +47,15 @@ MODELS: tuple[ModelSpec, ...] = (
         ),
     ),
     ModelSpec(
+        "smart-turn", "smart-turn", "Smart Turn v3.2 semantic end-of-turn detection, int8 ONNX (BSD-2-Clause)",
+        files=(ModelFile("smart-turn-v3.2-cpu.onnx",
+                         "2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f", 8679182),),
+        sources=(
+            HubSource("pipecat-ai/smart-turn-v3"),
+            WheelSource.single("pipecat-ai==1.14.0", "pipecat/audio/turn/smart_turn/data/{name}"),
+        ),
+    ),
+    ModelSpec(
         "kokoro", "kokoro", "Kokoro-82M text-to-speech, int8 ONNX (Apache-2.0)",
         files=(ModelFile("kokoro-v1.0.int8.onnx",
                          "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb", 92361271),),
