@@ -41,11 +41,49 @@ def table(results: dict) -> str:
     column = max(28, *(len(cell) + 2 for _, cells in rows for cell in cells))
     lines = [f"{'':{width}}" + "".join(f"{n:{column}}" for n in names)]
     lines += [f"{label:{width}}" + "".join(f"{cell:{column}}" for cell in cells) for label, cells in rows]
+    lines += turn_lines(results.get("turn_taking"))
     lines += echo_lines(results.get("echo"))
     lines += ["", f"idle CPU (always listening, quiet room): {process['idle_cpu_percent']} % of one core",
               f"launch → ready: {process['launch_to_ready_ms']:.0f} ms; peak RSS {process['peak_rss_mib']:.0f} MiB",
               f"machine: {results['machine']['cpus']} CPUs, {results['machine']['processor']}"]
     return "\n".join(lines)
+
+
+def turn_lines(turns: dict | None) -> list[str]:
+    """The turn-taking section: the end-of-turn model against the fixed hangover."""
+    if not turns:
+        return []
+    lines = ["", "turn-taking (complete questions, and questions with a mid-sentence pause)"]
+    for policy in ("silence", "smart"):
+        row = turns[policy]
+        premature = ", ".join(f"{bucket} ms {_share(rate['rate'])} (n={rate['n']})"
+                              for bucket, rate in row["premature"].items())
+        lines.append(f"  {policy:8} voice-to-voice {_triple(row['voice_to_voice_ms'])} ms; end-of-turn wait mean "
+                     f"{_ms(row['end_of_turn_wait_ms']['mean'])}, max {_ms(row['end_of_turn_wait_ms']['max'])}; "
+                     f"premature on pauses of {premature}")
+    extra = turns["smart_extra_wait_ms"]
+    lines.append(f"  smart − silence wait per complete question: mean {_ms(extra['mean'])}, "
+                 f"{extra['questions_waiting_longer']} waiting longer; ended by {turns['smart']['decided_by']}; "
+                 f"model CPU {turns['model_cpu_ms_per_decision']} ms per decision")
+    return lines
+
+
+def turn_goals(turns: dict | None) -> list[tuple[str, bool | None]]:
+    if not turns:
+        return []
+    smart, silence = turns["smart"]["premature"], turns["silence"]["premature"]
+    long_smart, long_silence = smart["500-900"]["rate"], silence["500-900"]["rate"]
+    halved = None if long_smart is None or long_silence is None else long_smart <= long_silence / 2
+    short = smart["300-500"]["rate"]
+    longer = turns["smart_extra_wait_ms"]["questions_waiting_longer"]
+    return [(f"premature end of turn on 500–900 ms pauses {_share(long_smart)} ≤ half the hangover's "
+             f"{_share(long_silence)}", halved),
+            (f"premature end of turn on 300–500 ms pauses {_share(short)} ≤ 10 %", _le(short, 0.10)),
+            (f"complete questions waiting longer than with the hangover: {longer} = 0", longer == 0)]
+
+
+def _share(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{rate * 100:.0f} %"
 
 
 def echo_lines(echo: dict | None) -> list[str]:
@@ -86,8 +124,8 @@ def goals(results: dict) -> list[tuple[str, bool | None]]:
     for name, engine in results["engines"].items():
         v2v = engine["voice_to_voice_ms"]
         if name == "piper":
-            checks.append((f"piper voice-to-voice p50 {v2v['p50']} ≤ 700 ms", _le(v2v["p50"], 700)))
-            checks.append((f"piper voice-to-voice p95 {v2v['p95']} ≤ 1000 ms", _le(v2v["p95"], 1000)))
+            checks.append((f"piper voice-to-voice p50 {v2v['p50']} ≤ 350 ms", _le(v2v["p50"], 350)))
+            checks.append((f"piper voice-to-voice p95 {v2v['p95']} ≤ 600 ms", _le(v2v["p95"], 600)))
         elif name == "kokoro" and engine["end_of_turn_wait_ms"] is not None and engine["first_chunk_synthesis_ms"]:
             limit = engine["end_of_turn_wait_ms"] + engine["first_chunk_synthesis_ms"] + GOAL_SLACK_MS
             checks.append((f"kokoro voice-to-voice p50 {v2v['p50']} ≤ end-of-turn wait + first-chunk synthesis "
@@ -101,6 +139,7 @@ def goals(results: dict) -> list[tuple[str, bool | None]]:
         if "sequential_over_async" in engine:
             ratio = engine["sequential_over_async"]
             checks.append((f"{name} sequential ÷ async time to first audio {ratio}× ≥ 3×", _ge(ratio, 3)))
+    checks += turn_goals(results.get("turn_taking"))
     checks += echo_goals(results.get("echo"))
     idle = results["process"]["idle_cpu_percent"]
     checks.append((f"idle CPU {idle} % ≤ 5 % of one core", _le(idle, 5)))

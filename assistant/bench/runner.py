@@ -51,9 +51,12 @@ class BenchOptions:
     idle_s: float = 30.0
     baseline: bool = False  # also run the naive sequential pipeline
     echo: bool = True  # the echo section (synthesised rooms, echo cancelling on and off), with the first engine
+    turns: bool = True  # the turn-taking section (end-of-turn model against the fixed hangover), first engine
+    paused: int | None = None  # utterances given a mid-sentence pause (None: all)
 
 
-SHORT = BenchOptions(tts_engines=("piper",), questions=2, barge_ins=2, idle_s=5.0, baseline=True, echo=False)
+SHORT = BenchOptions(tts_engines=("piper",), questions=2, barge_ins=2, idle_s=5.0, baseline=True, echo=False,
+                     paused=1)
 
 
 def summary(values: list[float]) -> dict[str, float | int | None]:
@@ -81,6 +84,10 @@ async def run_bench(config: Config, options: BenchOptions, progress: Callable[[s
                     progress(f"idle CPU over {options.idle_s:g} s of silence, always listening")
                     results["process"]["idle_cpu_percent"] = await idle_cpu(tts_config, engines, options.idle_s,
                                                                             work)
+                if index == 0 and options.turns:
+                    progress(f"[{engine}] turn-taking: the end-of-turn model against the fixed hangover")
+                    results["turn_taking"] = await _bench_turns(tts_config, engines, questions, work, options,
+                                                                progress)
                 if index == 0 and options.echo:
                     progress(f"[{engine}] echo: synthesised rooms, the canceller on and off")
                     results["echo"] = await _bench_echo(tts_config, engines, results["engines"][engine], work,
@@ -95,6 +102,7 @@ async def bench_questions(config: Config, engines: Engines, questions: list[Ques
     """Each question through the duplex pipeline: voice-to-voice and the stages after the true end of speech, WER."""
     v2v, stages, eot_wait, first_synth, stalls, wer_parts = [], [], [], [], [], []
     stutter: list[tuple[float, ...]] = []  # per reply, its dry gaps
+    eot_waits: dict[str, float] = {}
     for question in questions:
         result = await run_duplex(config, question.path, work / "out.wav", engines=engines,
                                   control=cap_replies(QUESTION_REPLY_S, CUT_IN_REPLY_S))
@@ -109,6 +117,7 @@ async def bench_questions(config: Config, engines: Engines, questions: list[Ques
         v2v.append(times[Stage.FIRST_AUDIO] - end_ms)
         stages.append({str(stage): times[stage] - end_ms for stage in AFTER_SPEECH_END if stage in times})
         eot_wait.append(times[Stage.END_OF_TURN] - end_ms)
+        eot_waits[question.utterance.file] = round(eot_wait[-1], 1)
         first_synth.append(times[Stage.FIRST_TTS_CHUNK] - times[Stage.FIRST_CHUNK])
         stutter.append(turn.stutter_gaps_ms)
         reference = question.utterance.text
@@ -121,6 +130,7 @@ async def bench_questions(config: Config, engines: Engines, questions: list[Ques
         "stages_after_speech_end_ms": {stage: round(statistics.median(row[stage] for row in stages if stage in row), 1)
                                        for stage in map(str, AFTER_SPEECH_END) if any(stage in row for row in stages)},
         "end_of_turn_wait_ms": round(statistics.median(eot_wait), 1) if eot_wait else None,
+        "end_of_turn_waits_ms": eot_waits,  # per question file
         "first_chunk_synthesis_ms": round(statistics.median(first_synth), 1) if first_synth else None,
         "stutter": stutter_summary(stutter),
         "loop_stalls": stalls,
@@ -177,6 +187,16 @@ async def _bench_echo(config: Config, engines: Engines, engine_results: dict, wo
     v2v_p50 = engine_results["voice_to_voice_ms"]["p50"]
     raw = await bench_echo(config, engines, work, v2v_p50 / 1000 if v2v_p50 else 1.0, questions, progress)
     return summarize_echo(raw)
+
+
+async def _bench_turns(config: Config, engines: Engines, questions: list[QuestionInput], work: Path,
+                       options: BenchOptions, progress: Callable[[str], None]) -> dict:
+    from assistant.bench.turns import bench_turn_taking
+
+    async def measure(config: Config, engines: Engines, questions: list[QuestionInput]) -> dict:
+        return await bench_questions(config, engines, questions, work, progress)
+
+    return await bench_turn_taking(config, engines, questions, measure, work, progress, options.paused)
 
 
 async def bench_sequential(config: Config, engines: Engines, questions: list[QuestionInput],

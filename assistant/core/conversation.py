@@ -62,7 +62,7 @@ from assistant.core.reply import Reply
 from assistant.core.tooling import Toolbox
 from assistant.core.turn_judge import TurnJudge, turn_decision
 from assistant.core.turn_log import TurnLog
-from assistant.core.turn_taking import TurnTaking
+from assistant.core.turn_taking import TurnTaking, vad_hangover_ms
 from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE, MicFrame, Mode
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,7 @@ class Conversation:
         self.history = History(config.conversation.history_budget_chars)
         self.records: list[TurnRecord] = []  # every finished turn, in order
         self.turn_taking = TurnTaking(config)
+        engines.vad.set_hangover_ms(vad_hangover_ms(config))  # the engines may have been loaded for another policy
         self._judge = TurnJudge(engines.turn, config.turn.timeout_ms / 1000)
         self.toolbox = toolbox
         self._due: deque[str] = deque()  # announcements (timers) waiting for a moment nobody speaks

@@ -30,6 +30,10 @@ class SpeechDetector:
         """Barge-in wants a quicker trigger while the assistant talks than a turn start does."""
         self._min_speech = ms * SAMPLE_RATE // 1000
 
+    def set_hangover_ms(self, ms: int) -> None:
+        """The conversation's turn-taking policy decides how long a pause may be (see `vad_hangover_ms`)."""
+        self._hangover = ms * SAMPLE_RATE // 1000
+
     def reset(self) -> None:
         self.speaking = False
         self._onset: int | None = None

@@ -8,7 +8,6 @@ extractor to 2e-6), so no second implementation lives here.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -55,26 +54,25 @@ class SmartTurnDetector:
     def __init__(self, model: SmartTurnModel) -> None:
         self._model = model
         self._thread = EngineThread("turn")
-        self.last_ms = 0.0  # the model's time for the latest decision
 
     async def completion(self, audio: np.ndarray) -> float:
         """P(the turn is finished), from the turn's audio until now."""
-        started = time.perf_counter()
-        probability = await self._thread.run(self._model.probability, audio)
-        self.last_ms = (time.perf_counter() - started) * 1000
-        return probability
+        return await self._thread.run(self._model.probability, audio)
 
     def close(self) -> None:
         self._thread.close()
 
 
-def load_turn_detector(config: Config) -> SmartTurnDetector | None:
-    """Blocking: load and warm up the model (the first run pays ONNX Runtime's set-up); None with `silence`."""
-    if config.turn.end_of_turn != "smart":
-        return None
+def load_smart_turn_model(config: Config) -> SmartTurnModel:
+    """Blocking: load and warm up the model (the first run pays ONNX Runtime's set-up)."""
     from assistant.engines.models import require
 
     model = SmartTurnModel(require("smart-turn", config.models_dir) / "smart-turn-v3.2-cpu.onnx",
                            config.turn.threads)
     model.probability(np.zeros(SAMPLE_RATE, dtype=np.float32))
-    return SmartTurnDetector(model)
+    return model
+
+
+def load_turn_detector(config: Config) -> SmartTurnDetector | None:
+    """Blocking: the end-of-turn engine, warm; None when the silence hangover alone ends turns."""
+    return SmartTurnDetector(load_smart_turn_model(config)) if config.turn.end_of_turn == "smart" else None

@@ -9,7 +9,6 @@ import onnxruntime as ort
 
 from assistant.config import Config, VadConfig
 from assistant.core.speech_detector import SpeechDetector
-from assistant.core.turn_taking import vad_hangover_ms
 from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE, SpeechEnded, SpeechStarted, VadResult
 from assistant.core.worker_thread import EngineThread
 
@@ -65,9 +64,9 @@ def speech_segments(model: SileroModel, detector: SpeechDetector, audio: np.ndar
 class SileroVad:
     """The streaming VAD engine: frames go to the model on the VAD's own thread; events come back."""
 
-    def __init__(self, model: SileroModel, config: VadConfig, hangover_ms: int | None = None) -> None:
+    def __init__(self, model: SileroModel, config: VadConfig) -> None:
         self._model = model
-        self._detector = SpeechDetector(config, hangover_ms)
+        self._detector = SpeechDetector(config)
         self._thread = EngineThread("vad")
 
     async def process(self, frame: np.ndarray, frame_start: int) -> VadResult:
@@ -76,6 +75,9 @@ class SileroVad:
 
     def set_min_speech_ms(self, ms: int) -> None:
         self._detector.set_min_speech_ms(ms)
+
+    def set_hangover_ms(self, ms: int) -> None:
+        self._detector.set_hangover_ms(ms)
 
     def reset(self) -> None:
         self._detector.reset()
@@ -91,4 +93,4 @@ def load_silero_model(config: Config) -> SileroModel:
 
 
 def load_vad(config: Config) -> SileroVad:
-    return SileroVad(load_silero_model(config), config.vad, vad_hangover_ms(config))
+    return SileroVad(load_silero_model(config), config.vad)
