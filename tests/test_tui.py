@@ -27,7 +27,7 @@ from assistant.core.events import (
     TurnFinished,
 )
 from assistant.core.ports import EngineInfo, EngineRole, Engines
-from assistant.core.records import Outcome, Stage, TurnRecord
+from assistant.core.records import Outcome, Stage, TurnDecision, TurnRecord
 from assistant.core.types import Mode
 from assistant.engines.vad import load_vad
 from assistant.errors import ModelError
@@ -254,6 +254,22 @@ def test_only_answers_to_speech_count_in_voice_to_voice(tui_config):
     asyncio.run(run())
 
 
+def test_the_waterfall_says_how_the_end_of_the_turn_was_decided(tui_config):
+    async def run():
+        app = still_app(tui_config)
+        async with app.run_test(size=SIZE) as pilot:
+            panel = app.query_one(LatencyPanel)
+            panel.add_turn(dataclasses.replace(record(1), end_of_turn=TurnDecision("model", (0.31, 0.97), 96.0)))
+            await pilot.pause()
+            shown = str(panel.render())
+            assert "the model heard it finished (scores 0.31, 0.97; model 96 ms)" in shown
+            panel.add_turn(dataclasses.replace(record(2), end_of_turn=TurnDecision("pause limit", (0.2,), 90.0)))
+            await pilot.pause()
+            assert "the longest pause was over (scores 0.20" in str(panel.render())
+
+    asyncio.run(run())
+
+
 # ---- keys, on scripted engines with the real VAD and a WAV file as the microphone
 
 def scripted_session(config, wav, stt=None, llm=None, tts=None) -> Session:
@@ -436,7 +452,7 @@ def test_real_engines_answer_a_spoken_question_and_ollama_fallback_is_noticed(tu
             started = time.monotonic()
             await until(pilot, lambda: app.ready, timeout=120, what="the engines")
             print(f"engines ready after {time.monotonic() - started:.1f} s")
-            assert "4/4" in text_of(app, "StartupPanel")[0]
+            assert "5/5" in text_of(app, "StartupPanel")[0]  # VAD, STT, LLM, TTS and the end-of-turn model
             assert "Ollama is not answering" in text_of(app, NoticeLine)[0]
             await until(pilot, lambda: app.query_one(LatencyPanel).record is not None, timeout=60, what="the turn")
             (user,) = text_of(app, UserLine)

@@ -85,6 +85,11 @@ def question_inputs(folder: Path, limit: int | None = None) -> list[QuestionInpu
     return inputs
 
 
+def pause_points() -> list[dict]:
+    """Where each utterance with a clean word gap may be paused: {file, split_s, before, after}."""
+    return _manifest()["paused_questions"]
+
+
 def pause_inputs(folder: Path, limit: int | None = None, pauses_ms: tuple[int, ...] = PAUSES_MS) -> list[PauseInput]:
     """Utterances with a pause inserted at a word gap (scripts/mark-pause-points.py found them): one input per
     utterance and pause length."""
@@ -92,7 +97,7 @@ def pause_inputs(folder: Path, limit: int | None = None, pauses_ms: tuple[int, .
     by_file = {item["file"]: Utterance(**item) for group in ("questions", "long_reply", "cut_ins")
                for item in manifest[group]}
     inputs = []
-    for index, split in enumerate(manifest["paused_questions"][:limit]):
+    for index, split in enumerate(pause_points()[:limit]):
         utterance = by_file[split["file"]]
         samples, cut = utterance.samples(), int(split["split_s"] * SAMPLE_RATE)
         for pause_ms in pauses_ms:

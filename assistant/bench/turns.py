@@ -50,9 +50,11 @@ async def bench_turn_taking(config: Config, engines: Engines, questions: list[Qu
                                       control=cap_replies(PAUSED_REPLY_S, PAUSED_REPLY_S))
             early = replied_too_early(work / "out.wav", paused_input)
             premature.append((paused_input.pause_ms, early))
-            decided_by.update(t.end_of_turn.decided_by for t in result.turns if t.end_of_turn)
+            decisions = [t.end_of_turn for t in result.turns if t.end_of_turn]
+            decided_by.update(decision.decided_by for decision in decisions)
+            scores = " ".join(f"{s:.2f}" for d in decisions for s in d.scores if s is not None)
             progress(f"    {'PREMATURE' if early else 'waited   '} {paused_input.pause_ms:4d} ms pause  "
-                     f"{paused_input.words[0]!r} … {paused_input.words[1]!r}")
+                     f"{paused_input.words[0]!r} … {paused_input.words[1]!r}  (scores {scores or '-'})")
         results[policy] = {
             "voice_to_voice_ms": measured["voice_to_voice_ms"],
             "end_of_turn_wait_ms": measured["end_of_turn_waits_ms"],

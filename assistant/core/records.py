@@ -59,16 +59,19 @@ class ToolCallRecord:
 @dataclass(frozen=True)
 class TurnDecision:
     """How the end of a spoken turn was decided: by the end-of-turn model, the pause limit, the silence hangover
-    or the key; the model's last score and time, and how often it was asked during the turn."""
+    or the key; the model's score at each pause of the turn (None: no answer), and its time for the last one."""
 
     decided_by: str
-    score: float | None = None
+    scores: tuple[float | None, ...] = ()
     model_ms: float | None = None
-    checks: int = 0
+
+    @property
+    def score(self) -> float | None:
+        return self.scores[-1] if self.scores else None
 
     def to_json(self) -> dict[str, Any]:
-        return {"decided_by": self.decided_by, "score": None if self.score is None else round(self.score, 3),
-                "model_ms": _round(self.model_ms), "checks": self.checks}
+        return {"decided_by": self.decided_by, "model_ms": _round(self.model_ms),
+                "scores": [None if score is None else round(score, 3) for score in self.scores]}
 
 
 class Outcome(StrEnum):

@@ -35,5 +35,5 @@ class TurnJudge:
 
 
 def turn_decision(decided_by: str, judgements: list[tuple[float | None, float]]) -> TurnDecision:
-    score, model_ms = judgements[-1] if judgements else (None, None)
-    return TurnDecision(decided_by, score, model_ms, len(judgements))
+    return TurnDecision(decided_by, tuple(score for score, _ in judgements),
+                        judgements[-1][1] if judgements else None)

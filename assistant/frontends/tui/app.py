@@ -34,7 +34,7 @@ from assistant.frontends.tui.latency_panel import LatencyPanel
 from assistant.frontends.tui.level_meter import LevelMeter
 from assistant.frontends.tui.messages import ConversationUpdate, EngineProgress, SessionFailed, SessionReady
 from assistant.frontends.tui.session import Session
-from assistant.frontends.tui.startup_panel import StartupPanel
+from assistant.frontends.tui.startup_panel import StartupPanel, engine_count
 from assistant.frontends.tui.status_panel import StatusPanel
 from assistant.frontends.tui.timers_panel import TimersPanel
 
@@ -76,7 +76,7 @@ class VoiceAssistantApp(App):
         yield Header()
         with Horizontal(id="main"):
             with Vertical(id="chat"):
-                yield StartupPanel()
+                yield StartupPanel(engine_count(self.session.config))
                 yield ConversationPane()
                 yield Input(placeholder="Type a message and press Enter   (t: type · esc: voice keys)", id="message")
             with Vertical(id="side"):

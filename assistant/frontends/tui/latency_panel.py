@@ -6,7 +6,7 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from assistant.core.records import Outcome, Stage, TurnRecord
+from assistant.core.records import Outcome, Stage, TurnDecision, TurnRecord
 from assistant.frontends.tui.percentiles import RollingPercentiles
 
 # (label, stage, colour), in the order they happen after the end of speech
@@ -74,6 +74,8 @@ class LatencyPanel(Widget):
         if gaps := record.stutter_gaps_ms:  # the speaker waited for speech inside the reply
             summary += [("   stutter ", "bold"), (f"{len(gaps)}× {sum(gaps):.0f} ms", "$warning")]
         lines.append(Content.assemble(*summary))
+        if record.end_of_turn is not None:
+            lines.append(Content.assemble(("end of turn ", "bold"), _decision(record.end_of_turn)))
         return lines
 
     def _session(self, bar_width: int) -> list[Content]:
@@ -85,6 +87,15 @@ class LatencyPanel(Widget):
             lines.append(Content.assemble(label.ljust(LABEL_WIDTH + bar_width - 7), _value(p50).rjust(7),
                                           _value(p95).rjust(VALUE_WIDTH)))
         return lines
+
+
+def _decision(decision: TurnDecision) -> str:
+    """Why the turn ended when it did: "model 0.97 (1 of 2 checks, 98 ms)", "pause limit (0.21)", …"""
+    scores = ", ".join("—" if score is None else f"{score:.2f}" for score in decision.scores)
+    said = {"model": "the model heard it finished", "pause limit": "the longest pause was over",
+            "silence": "the silence hangover", "key": "the key"}.get(decision.decided_by, decision.decided_by)
+    detail = f"scores {scores}; model {decision.model_ms:.0f} ms" if decision.scores and decision.model_ms else ""
+    return f"{said}" + (f" ({detail})" if detail else "")
 
 
 def _ms(value: float | None) -> str:

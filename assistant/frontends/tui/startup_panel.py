@@ -6,9 +6,13 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from assistant.core.ports import EngineInfo, EngineRole
+from assistant.config import Config
+from assistant.core.ports import EngineInfo
 
-ENGINES = len(EngineRole)  # each is reported once, when it is ready
+
+def engine_count(config: Config) -> int:
+    """How many engines loading reports: VAD, STT, LLM, TTS, and the end-of-turn model when it decides turns."""
+    return 5 if config.turn.end_of_turn == "smart" else 4
 
 
 class StartupPanel(Widget):
@@ -25,6 +29,10 @@ class StartupPanel(Widget):
 
     ready = reactive[tuple[EngineInfo, ...]](tuple, layout=True)
 
+    def __init__(self, engines: int) -> None:
+        super().__init__()
+        self.engines = engines  # how many will be reported, each once, when it is ready
+
     def on_mount(self) -> None:
         self.border_title = "starting"
 
@@ -37,7 +45,8 @@ class StartupPanel(Widget):
     def render(self) -> Content:
         ready = len(self.ready)
         header = Content.assemble(("loading the models  ", "bold"), ("▰" * ready, "$success"),
-                                  ("▱" * max(0, ENGINES - ready), "$foreground-muted"), f"  {ready}/{ENGINES}")
+                                  ("▱" * max(0, self.engines - ready), "$foreground-muted"),
+                                  f"  {ready}/{self.engines}")
         lines = [Content.assemble(("✓ ", "$success"), f"{info.role} ready ({info.name}"
                                   + (f", {info.why})" if info.why else ")")) for info in self.ready]
         return Content("\n").join([header, *lines])
