@@ -2,7 +2,10 @@
 
 import json
 
-from assistant.bench.fixtures import barge_in_inputs, load_manifest, question_inputs
+import numpy as np
+import soundfile
+
+from assistant.bench.fixtures import barge_in_inputs, load_manifest, pause_inputs, question_inputs
 from assistant.cli import main
 from tests.util import isolated_config
 
@@ -21,6 +24,19 @@ def test_the_fixtures_are_many_voices_and_their_ground_truth_fits_the_audio(tmp_
     assert len(set(onsets)) == len(onsets)  # each cut-in lands at another point of the reply
 
 
+def test_paused_fixtures_keep_every_word_and_insert_exactly_the_pause(tmp_path):
+    inputs = pause_inputs(tmp_path)
+    assert len({p.utterance.file for p in inputs}) >= 12  # at least 12 utterances, in several voices
+    assert len({p.utterance.voice for p in inputs}) >= 6
+    for paused in inputs[:6]:
+        samples = paused.utterance.samples()
+        heard = soundfile.read(str(paused.path), dtype="float32")[0]
+        extra = len(heard) - len(samples)  # the lead, the pause and the tail: nothing of the speech is lost
+        assert abs(np.sum(heard ** 2) - np.sum(samples ** 2)) < 1e-3 * np.sum(samples ** 2)
+        assert extra > paused.pause_ms * 16
+        assert paused.resume_s < paused.speech_end_s and paused.speech_end_s <= len(heard) / 16000
+
+
 def test_short_bench_produces_every_metric(tmp_path, capsys):
     config = isolated_config(tmp_path)
     assert main(["--config", str(config), "bench", "--short", "--json", str(tmp_path / "bench.json")]) == 0
@@ -37,10 +53,17 @@ def test_short_bench_produces_every_metric(tmp_path, capsys):
     assert piper["loop_stall_ms"]["max"] >= piper["loop_stall_ms"]["p99"] >= 0
     assert 0 <= piper["stt_wer"] <= 1
     assert piper["sequential"]["time_to_first_audio_ms"]["n"] == 2 and piper["sequential_over_async"] > 0
+    turns = results["turn_taking"]
+    for policy in ("silence", "smart"):
+        assert turns[policy]["voice_to_voice_ms"]["n"] == 2, policy  # the same complete questions, both policies
+        assert [rate["n"] for rate in turns[policy]["premature"].values()] == [1, 2], policy  # 400 | 650, 900 ms
+    assert sum(turns["smart"]["decided_by"].values()) >= 3  # each paused question's turn(s) said how they ended
+    assert 0 < turns["model_cpu_ms_per_decision"] < 1000
     process = results["process"]
     assert 0 < process["idle_cpu_percent"] < 100
     assert process["launch_to_ready_ms"] > 0 and process["peak_rss_mib"] > 100
     assert "voice-to-voice p50 / p95 / max ms" in printed and "goals:" in printed
+    assert "premature end of turn on 500–900 ms pauses" in printed
     assert "not measured" not in printed
 
 

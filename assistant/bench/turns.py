@@ -67,7 +67,7 @@ async def bench_turn_taking(config: Config, engines: Engines, questions: list[Qu
 def replied_too_early(output: Path, paused_input: PauseInput) -> bool:
     """A reply started before the user's last word was over (it talked into the pause, or over the rest)."""
     first = first_sample_time(output)
-    return first is not None and first < paused_input.speech_end_s
+    return first is not None and bool(first < paused_input.speech_end_s)
 
 
 def premature_rates(outcomes: list[tuple[int, bool]]) -> dict[str, dict]:
