@@ -2,7 +2,8 @@ import subprocess
 import sys
 
 # sleeps before importing: the age must count from the process start, not from the import
-PROBE = "import time; time.sleep(0.5); from assistant.launch import launched_at; print(time.monotonic() - launched_at())"
+PROBE = ("import time; time.sleep(0.5); from assistant.launch import launched_at; "
+         "print(time.monotonic() - launched_at())")
 
 
 def test_launch_time_counts_from_the_process_start():
