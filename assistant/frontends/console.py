@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import Callable
 
 from assistant.config import Config
@@ -12,6 +13,7 @@ from assistant.core.ports import EngineInfo
 from assistant.core.records import Outcome
 from assistant.core.types import Mode
 from assistant.frontends.duplex import describe_turn
+from assistant.launch import launched_at
 from assistant.session import open_session
 
 
@@ -50,7 +52,7 @@ async def run_listen(config: Config, progress: Callable[[str], None] = print) ->
             loop.add_reader(sys.stdin.fileno(), key_pressed)
             progress("push-to-talk: press Enter to start speaking, Enter again when you are done")
         else:
-            progress("listening: just talk (Ctrl+C quits)")
+            progress(f"listening ({time.monotonic() - launched_at():.1f} s after launch): just talk (Ctrl+C quits)")
         try:
             await conversation.run()
         finally:

@@ -22,6 +22,7 @@ from assistant.core.loop_monitor import LoopMonitor
 from assistant.core.ports import EngineInfo, Engines
 from assistant.core.records import AFTER_SPEECH_END, Stage, TurnRecord
 from assistant.core.tooling import Toolbox
+from assistant.launch import launched_at
 from assistant.session import AudioPlan, load_toolbox, open_session
 
 POLL_S = 0.05
@@ -43,7 +44,8 @@ class DuplexResult:
         return {"turns": [turn.to_json() for turn in self.turns], "loop_stall_ms": self.loop_stall_ms,
                 "engines": [str(info) for info in self.engines],
                 "input_s": round(self.input_s, 3), "output_s": round(self.output_s, 3),
-                "ready_monotonic_s": self.ready_at, "soft_pauses": self.soft_pauses}
+                "ready_monotonic_s": self.ready_at, "launch_to_ready_s": round(self.ready_at - launched_at(), 3),
+                "soft_pauses": self.soft_pauses}
 
 
 async def run_duplex(config: Config, input_path: str | Path, output_path: str | Path | None,
