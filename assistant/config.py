@@ -166,6 +166,15 @@ class ToolsConfig:
 
 
 @dataclass(frozen=True)
+class PriorityConfig:
+    audio_nice: int = setting(0, "added to the nice value of the audio path's threads (event loop, VAD, echo "
+                                 "canceller, sound devices); below 0 needs CAP_SYS_NICE or a raised RLIMIT_NICE "
+                                 "(Linux only)", min=-20, max=19)
+    model_nice: int = setting(0, "added to the nice value of the model threads (STT, LLM, TTS): above 0 they yield "
+                                 "the cores to the audio path on a busy machine (Linux only)", min=-20, max=19)
+
+
+@dataclass(frozen=True)
 class Config:
     models: ModelsConfig = section(ModelsConfig, "model files")
     audio: AudioConfig = section(AudioConfig, "sound input and output")
@@ -176,6 +185,7 @@ class Config:
     llm: LlmConfig = section(LlmConfig, "language model")
     tts: TtsConfig = section(TtsConfig, "text to speech")
     tools: ToolsConfig = section(ToolsConfig, "tools: the time, timers and alarms")
+    priority: PriorityConfig = section(PriorityConfig, "thread priorities on a busy machine")
 
     @property
     def models_dir(self) -> Path:

@@ -6,7 +6,9 @@ import asyncio
 from collections.abc import Callable
 
 from assistant.config import Config
+from assistant.core import thread_priority
 from assistant.core.ports import EngineInfo, EngineRole, Engines, LanguageModel, TextToSpeech
+from assistant.core.thread_priority import Role
 from assistant.core.worker_thread import EngineThread
 from assistant.engines.llm.choose import load_llm
 from assistant.engines.stt import WhisperStt, load_stt
@@ -17,7 +19,8 @@ from assistant.errors import UserError
 
 async def load_engines(config: Config, on_ready: Callable[[EngineInfo], object] = lambda info: None) -> Engines:
     """Load VAD, STT, LLM and TTS concurrently, each on a loader thread; reports each as it becomes ready."""
-    loader = EngineThread("load-vad-stt")
+    thread_priority.configure(config.priority)
+    loader = EngineThread("load-vad-stt", Role.MODEL)
 
     async def speech_in() -> tuple[SileroVad, WhisperStt, EngineInfo, EngineInfo]:
         vad = await loader.run(load_vad, config)
