@@ -167,11 +167,12 @@ class ToolsConfig:
 
 @dataclass(frozen=True)
 class PriorityConfig:
-    audio_nice: int = setting(0, "added to the nice value of the audio path's threads (event loop, VAD, echo "
-                                 "canceller, sound devices); below 0 needs CAP_SYS_NICE or a raised RLIMIT_NICE "
-                                 "(Linux only)", min=-20, max=19)
-    model_nice: int = setting(0, "added to the nice value of the model threads (STT, LLM, TTS): above 0 they yield "
-                                 "the cores to the audio path on a busy machine (Linux only)", min=-20, max=19)
+    audio_nice: int = setting(-10, "added to the nice value of the audio path's threads (event loop, VAD, echo "
+                                   "canceller, sound devices); below 0 needs CAP_SYS_NICE or a raised RLIMIT_NICE, "
+                                   "else they stay as they are (Linux only)", min=-20, max=19)
+    model_nice: int = setting(-5, "added to the nice value of the model threads (STT, LLM, TTS; busy only while "
+                                  "answering): below 0 they go ahead of other programs where permitted; above 0 a "
+                                  "reply on a busy machine comes seconds later (Linux only)", min=-20, max=19)
 
 
 @dataclass(frozen=True)
