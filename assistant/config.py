@@ -182,6 +182,16 @@ class ToolsConfig:
 
 
 @dataclass(frozen=True)
+class PriorityConfig:
+    audio_nice: int = setting(-10, "added to the nice value of the audio path's threads (event loop, VAD, echo "
+                                   "canceller, sound devices); below 0 needs CAP_SYS_NICE or a raised RLIMIT_NICE, "
+                                   "else they stay as they are (Linux only)", min=-20, max=19)
+    model_nice: int = setting(-5, "added to the nice value of the model threads (STT, LLM, TTS; busy only while "
+                                  "answering): below 0 they go ahead of other programs where permitted; above 0 a "
+                                  "reply on a busy machine comes seconds later (Linux only)", min=-20, max=19)
+
+
+@dataclass(frozen=True)
 class Config:
     models: ModelsConfig = section(ModelsConfig, "model files")
     audio: AudioConfig = section(AudioConfig, "sound input and output")
@@ -193,6 +203,7 @@ class Config:
     llm: LlmConfig = section(LlmConfig, "language model")
     tts: TtsConfig = section(TtsConfig, "text to speech")
     tools: ToolsConfig = section(ToolsConfig, "tools: the time, timers and alarms")
+    priority: PriorityConfig = section(PriorityConfig, "thread priorities on a busy machine")
 
     @property
     def models_dir(self) -> Path:

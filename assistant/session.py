@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING
 
 from assistant.audio.played_audio import PlayedAudio
 from assistant.config import Config
+from assistant.core import thread_priority
 from assistant.core.conversation import Conversation
 from assistant.core.ports import EngineInfo, Engines, Microphone, Speaker
+from assistant.core.thread_priority import Role
 from assistant.core.tooling import Toolbox
 from assistant.core.turn_log import TurnLog
 from assistant.errors import NoMicrophoneError, UserError
@@ -74,6 +76,8 @@ async def open_session(config: Config, audio: AudioPlan | None = None, *, engine
     `metrics_path` overrides `[conversation] metrics_file` ("" = no turn log); `toolbox` replaces the built-in
     tools of `[tools]`."""
     audio = audio or AudioPlan()
+    thread_priority.configure(config.priority)
+    thread_priority.apply(Role.AUDIO)  # the event loop is the audio path's hub
     relay = _NoticeRelay()
     capture: Microphone | None = None
     microphone: Microphone | None = None

@@ -16,6 +16,9 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TypeVar
 
+from assistant.core import thread_priority
+from assistant.core.thread_priority import Role
+
 R = TypeVar("R")
 log = logging.getLogger(__name__)
 
@@ -27,6 +30,7 @@ class ControlThread:
         self._thread.start()
 
     def _serve(self) -> None:
+        thread_priority.apply(Role.AUDIO)  # PortAudio's callback threads start from here: they take it too
         while (item := self._calls.get()) is not None:
             call, future = item
             if not future.set_running_or_notify_cancel():

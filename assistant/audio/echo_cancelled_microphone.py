@@ -16,6 +16,7 @@ import numpy as np
 from assistant.audio.echo_canceller import AEC_FRAME, EchoCanceller
 from assistant.audio.played_audio import PlayedAudio
 from assistant.core.ports import Microphone
+from assistant.core.thread_priority import Role
 from assistant.core.types import FRAME_SAMPLES, MicFrame
 from assistant.core.worker_thread import EngineThread
 
@@ -45,7 +46,7 @@ class EchoCancelledMicrophone:
         self.inner = inner
         self._played = played
         self._canceller = canceller
-        self._thread = EngineThread("echo-canceller")
+        self._thread = EngineThread("echo-canceller", Role.AUDIO)
 
     @property
     def overflows(self) -> int:  # the capture counts them

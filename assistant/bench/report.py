@@ -43,6 +43,7 @@ def table(results: dict) -> str:
     lines += [f"{label:{width}}" + "".join(f"{cell:{column}}" for cell in cells) for label, cells in rows]
     lines += turn_lines(results.get("turn_taking"))
     lines += echo_lines(results.get("echo"))
+    lines += load_lines(results.get("load"))
     lines += ["", f"idle CPU (always listening, quiet room): {process['idle_cpu_percent']} % of one core",
               f"launch → ready: {process['launch_to_ready_ms']:.0f} ms; peak RSS {process['peak_rss_mib']:.0f} MiB",
               f"machine: {results['machine']['cpus']} CPUs, {results['machine']['processor']}"]
@@ -110,6 +111,46 @@ def echo_lines(echo: dict | None) -> list[str]:
     return lines
 
 
+def load_lines(load: dict | None) -> list[str]:
+    """The load section: the same scenario idle and with busy processes, side by side."""
+    if not load:
+        return []
+    spinners = load["loaded"]["spinners"]
+    shares = ", ".join(f"{share * 100:.0f} %" for share in spinners["core_share"])
+    lines = ["", f"under load ({spinners['count']} busy processes, nice {spinners['nice']}, each got {shares} of a "
+                 "core)   idle  →  loaded"]
+    for label, cells in (
+            ("barge-in p50 / p95 / max ms", [_triple(load[s]["barge_in_ms"]) for s in ("idle", "loaded")]),
+            ("barge-ins missed", [str(load[s]["barge_in_missed"]) for s in ("idle", "loaded")]),
+            ("mic frames lost", [_lost(load[s]) for s in ("idle", "loaded")]),
+            ("event-loop stall max / p99 ms", [f"{load[s]['loop_stall_ms']['max']:.1f} / "
+                                               f"{load[s]['loop_stall_ms']['p99']:.1f}" for s in ("idle", "loaded")]),
+            ("voice-to-voice p50 / p95 / max ms", [_triple(load[s]["voice_to_voice_ms"]) for s in ("idle", "loaded")]),
+            ("stutter: gaps per reply / p95 gap / > 150 ms",
+             [f"{load[s]['stutter']['gaps_per_reply']} / {load[s]['stutter']['p95_gap_ms']:.0f} ms / "
+              f"{load[s]['stutter']['gaps_over_150_ms']}" for s in ("idle", "loaded")])):
+        lines.append(f"  {label:46} {cells[0]:28} → {cells[1]}")
+    ratio = load["voice_to_voice_ratio"]
+    lines.append(f"  voice-to-voice loaded ÷ idle: p50 {ratio['p50']}×, p95 {ratio['p95']}×")
+    return lines
+
+
+def _lost(run: dict) -> str:
+    return "not measured" if run["mic_frames_lost"] is None else f"{run['mic_frames_lost']} of {run['mic_blocks']}"
+
+
+def load_goals(load: dict | None) -> list[tuple[str, bool | None]]:
+    if not load:
+        return []
+    loaded = load["loaded"]
+    p95, lost, stall = loaded["barge_in_ms"]["p95"], loaded["mic_frames_lost"], loaded["loop_stall_ms"]["max"]
+    ratio = load["voice_to_voice_ratio"]["p50"]
+    return [(f"under load: barge-in p95 {p95} ≤ 120 ms", _le(p95, 120)),
+            (f"under load: mic frames lost {lost} = 0", None if lost is None else lost == 0),
+            (f"under load: loop stall max {stall} ≤ 20 ms", _le(stall, 20)),
+            (f"under load: voice-to-voice p50 {ratio}× the idle figure ≤ 1.5×", _le(ratio, 1.5))]
+
+
 def _rate(per_minute: float | None) -> str:
     return "n/a" if per_minute is None else f"{per_minute:.2f}/min"
 
@@ -141,6 +182,7 @@ def goals(results: dict) -> list[tuple[str, bool | None]]:
             checks.append((f"{name} sequential ÷ async time to first audio {ratio}× ≥ 3×", _ge(ratio, 3)))
     checks += turn_goals(results.get("turn_taking"))
     checks += echo_goals(results.get("echo"))
+    checks += load_goals(results.get("load"))
     idle = results["process"]["idle_cpu_percent"]
     checks.append((f"idle CPU {idle} % ≤ 5 % of one core", _le(idle, 5)))
     return checks

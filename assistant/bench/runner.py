@@ -53,10 +53,11 @@ class BenchOptions:
     echo: bool = True  # the echo section (synthesised rooms, echo cancelling on and off), with the first engine
     turns: bool = True  # the turn-taking section (end-of-turn model against the fixed hangover), first engine
     paused: int | None = None  # utterances given a mid-sentence pause (None: all)
+    load: bool = True  # the load section (the scenario idle and with busy processes), with the first engine
 
 
 SHORT = BenchOptions(tts_engines=("piper",), questions=2, barge_ins=2, idle_s=5.0, baseline=True, echo=False,
-                     paused=1)
+                     paused=1, load=False)
 
 
 def summary(values: list[float]) -> dict[str, float | int | None]:
@@ -92,6 +93,11 @@ async def run_bench(config: Config, options: BenchOptions, progress: Callable[[s
                     progress(f"[{engine}] echo: synthesised rooms, the canceller on and off")
                     results["echo"] = await _bench_echo(tts_config, engines, results["engines"][engine], work,
                                                         progress)
+                if index == 0 and options.load:
+                    from assistant.bench.load import bench_load
+
+                    progress(f"[{engine}] under load: the scenario idle, then with busy processes")
+                    results["load"] = await bench_load(tts_config, engines, questions, options, work, progress)
             finally:
                 await engines.close()
     return results

@@ -12,14 +12,19 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
+from assistant.core import thread_priority
+from assistant.core.thread_priority import Role
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 class EngineThread:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, role: Role | None = None) -> None:
+        """`role`: the thread takes its priority (and so do the native threads started from it)."""
         self.name = name
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name, initializer=thread_priority.apply,
+                                        initargs=(role,))
 
     async def run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         loop = asyncio.get_running_loop()

@@ -7,7 +7,9 @@ import asyncio
 from collections.abc import Callable
 
 from assistant.config import Config
+from assistant.core import thread_priority
 from assistant.core.ports import EngineInfo, EngineRole, Engines, LanguageModel, TextToSpeech
+from assistant.core.thread_priority import Role
 from assistant.core.worker_thread import EngineThread
 from assistant.engines.llm.choose import load_llm
 from assistant.engines.stt import WhisperStt, load_stt
@@ -20,7 +22,8 @@ from assistant.errors import UserError
 async def load_engines(config: Config, on_ready: Callable[[EngineInfo], object] = lambda info: None) -> Engines:
     """Load VAD, STT, LLM, TTS and the end-of-turn model concurrently, each on a loader thread; reports each as it
     becomes ready."""
-    loader, turn_loader = EngineThread("load-vad-stt"), EngineThread("load-turn")
+    thread_priority.configure(config.priority)
+    loader, turn_loader = EngineThread("load-vad-stt", Role.MODEL), EngineThread("load-turn", Role.MODEL)
 
     async def speech_in() -> tuple[SileroVad, WhisperStt, EngineInfo, EngineInfo]:
         vad = await loader.run(load_vad, config)

@@ -21,6 +21,7 @@ from faster_whisper.transcribe import get_suppressed_tokens
 
 from assistant.config import Config, SttConfig
 from assistant.core.speech_detector import SpeechDetector
+from assistant.core.thread_priority import Role
 from assistant.core.types import SAMPLE_RATE
 from assistant.core.worker_thread import EngineThread
 from assistant.engines.vad import SileroModel, speech_segments
@@ -83,7 +84,7 @@ class WhisperStt:
         self._prompt = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
         self._suppress = get_suppressed_tokens(self._tokenizer, [-1])
         self._gate, self._gate_detector = speech_gate, gate_detector
-        self._thread = EngineThread("stt")
+        self._thread = EngineThread("stt", Role.MODEL)
 
     async def partial(self, audio: np.ndarray) -> str:
         return await self._thread.run(self._transcribe_fast, audio)

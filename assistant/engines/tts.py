@@ -20,6 +20,7 @@ from assistant.audio.files import resample
 from assistant.config import Config, KokoroConfig, PiperConfig
 from assistant.core.speakable import speakable
 from assistant.core.spoken_forms import spoken
+from assistant.core.thread_priority import Role
 from assistant.core.types import AudioChunk
 from assistant.core.worker_thread import EngineThread
 from assistant.engines.stop_token import StopToken
@@ -50,7 +51,7 @@ class OnnxVoice:
     sample_rate: int
 
     def __init__(self) -> None:
-        self._thread = EngineThread(f"tts-{self.name.split()[0].lower()}")
+        self._thread = EngineThread(f"tts-{self.name.split()[0].lower()}", Role.MODEL)
 
     async def synthesize(self, text: str, sample_rate: int | None = None) -> AsyncGenerator[AudioChunk, None]:
         rate = sample_rate or self.sample_rate
@@ -206,7 +207,7 @@ def choose_tts(config: Config, engine: str | None = None) -> TtsChoice:
 
 async def load_tts(config: Config, engine: str | None = None) -> TtsChoice:
     """`choose_tts` off the event loop."""
-    loader = EngineThread("tts-load")
+    loader = EngineThread("tts-load", Role.MODEL)
     try:
         return await loader.run(choose_tts, config, engine)
     finally:

@@ -15,6 +15,7 @@ import onnxruntime as ort
 from faster_whisper.feature_extractor import FeatureExtractor
 
 from assistant.config import Config
+from assistant.core.thread_priority import Role
 from assistant.core.types import SAMPLE_RATE
 from assistant.core.worker_thread import EngineThread
 
@@ -53,7 +54,7 @@ class SmartTurnDetector:
 
     def __init__(self, model: SmartTurnModel) -> None:
         self._model = model
-        self._thread = EngineThread("turn")
+        self._thread = EngineThread("turn", Role.MODEL)
 
     async def completion(self, audio: np.ndarray) -> float:
         """P(the turn is finished), from the turn's audio until now."""

@@ -9,6 +9,7 @@ import onnxruntime as ort
 
 from assistant.config import Config, VadConfig
 from assistant.core.speech_detector import SpeechDetector
+from assistant.core.thread_priority import Role
 from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE, SpeechEnded, SpeechStarted, VadResult
 from assistant.core.worker_thread import EngineThread
 
@@ -67,7 +68,7 @@ class SileroVad:
     def __init__(self, model: SileroModel, config: VadConfig) -> None:
         self._model = model
         self._detector = SpeechDetector(config)
-        self._thread = EngineThread("vad")
+        self._thread = EngineThread("vad", Role.AUDIO)
 
     async def process(self, frame: np.ndarray, frame_start: int) -> VadResult:
         probability = await self._thread.run(self._model.probability, frame)

@@ -19,6 +19,7 @@ from typing import Any
 
 from assistant.config import Config, EmbeddedLlmConfig, LlmConfig
 from assistant.core.ports import LlmDeadlines, LlmError, Messages, ToolSchemas
+from assistant.core.thread_priority import Role
 from assistant.core.tooling import ToolCall
 from assistant.core.worker_thread import EngineThread
 from assistant.engines.llm.prompt import with_system_prompt
@@ -82,7 +83,7 @@ class EmbeddedLlm:
 
     @classmethod
     async def load(cls, config: Config) -> EmbeddedLlm:
-        engine = EngineThread("llm")
+        engine = EngineThread("llm", Role.MODEL)
         try:
             gguf = await engine.run(resolve_gguf, config)
             server, socket_dir = await engine.run(_start_server, gguf, config.llm.embedded)
