@@ -23,6 +23,7 @@ from assistant.core.spoken_forms import spoken
 from assistant.core.thread_priority import Role
 from assistant.core.types import AudioChunk
 from assistant.core.worker_thread import EngineThread
+from assistant.engines.onnx import onnx_session
 from assistant.engines.stop_token import StopToken
 from assistant.errors import ModelError
 
@@ -30,15 +31,6 @@ _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
 SENTENCE_PAUSE_S = 0.2  # silence after a sentence, so consecutive chunks do not run together
 CLAUSE_PAUSE_S = 0.08
 WARMUP_TEXT = "Hello there, how can I help?"
-
-
-def onnx_session(path: Path, threads: int) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    # Spinning threads burn a core while idle and starve the other engines on a 2-core machine.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 class OnnxVoice:

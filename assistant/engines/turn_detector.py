@@ -11,13 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 from faster_whisper.feature_extractor import FeatureExtractor
 
 from assistant.config import Config
 from assistant.core.thread_priority import Role
 from assistant.core.types import SAMPLE_RATE
 from assistant.core.worker_thread import EngineThread
+from assistant.engines.onnx import onnx_session
 
 WINDOW_S = 8  # the model sees the last 8 s of the turn
 _WINDOW = WINDOW_S * SAMPLE_RATE
@@ -28,11 +28,7 @@ class SmartTurnModel:
     """Blocking: one probability per call. Not thread-safe (one engine thread calls it)."""
 
     def __init__(self, path: Path, threads: int = 1) -> None:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._session = onnx_session(path, threads)
         self._features = FeatureExtractor(feature_size=80, sampling_rate=SAMPLE_RATE, hop_length=160,
                                           chunk_length=WINDOW_S, n_fft=400)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
 from assistant.config import Config, VadConfig
 from assistant.core.speech_detector import SpeechDetector
 from assistant.core.thread_priority import Role
 from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE, SpeechEnded, SpeechStarted, VadResult
 from assistant.core.worker_thread import EngineThread
+from assistant.engines.onnx import onnx_session
 
 CONTEXT_SAMPLES = 64  # Silero wants the last 64 samples of the previous frame before each new one
 
@@ -20,11 +20,7 @@ class SileroModel:
     """Per-frame speech probability; keeps the recurrent state and context between frames. Not thread-safe."""
 
     def __init__(self, path: Path, threads: int = 1) -> None:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._session = onnx_session(path, threads)
         self._rate = np.array(SAMPLE_RATE, dtype=np.int64)
         self.reset()
 
