@@ -10,7 +10,7 @@ from assistant.core.ports import EngineInfo, EngineRole, Engines, LanguageModel,
 from assistant.core.worker_thread import EngineThread
 from assistant.engines.llm.choose import load_llm
 from assistant.engines.stt import WhisperStt, load_stt
-from assistant.engines.tts import load_tts
+from assistant.engines.tts_choice import load_tts
 from assistant.engines.vad import SileroVad, load_vad
 from assistant.errors import UserError
 
