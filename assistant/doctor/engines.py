@@ -127,7 +127,7 @@ async def _tts_lines(report: Report, config: Config, remeasure: bool) -> None:
 
     measured, spent_s = await cached_measurements(config, remeasure=remeasure)
     source = f"measured now in {spent_s:.0f} s" if spent_s else f"cached in {cache_path()}"
-    for engine, name in (("kokoro", "Kokoro"), ("piper", "Piper")):
+    for engine, name in (("kokoro", f"Kokoro {config.tts.kokoro.voice}"), ("piper", f"Piper {config.tts.piper.voice}")):
         m = measured[engine]
         report.line("tts", f"{name}: first chunk in {m.first_chunk_ms:.0f} ms, real-time factor {m.rtf:.2f} with "
                            f"{m.load} → voice-to-voice ≈ {predicted_voice_to_voice_ms(config, m):.0f} ms")
