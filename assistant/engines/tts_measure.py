@@ -13,7 +13,6 @@ import contextlib
 import json
 import logging
 import os
-import platform
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -23,6 +22,7 @@ from pathlib import Path
 from assistant.config import Config
 from assistant.core.ports import LanguageModel
 from assistant.engines.tts import OnnxVoice, load_kokoro, load_piper
+from assistant.machine import cpu_model
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def cache_key(config: Config, engine: str) -> str:
         settings = f"piper/{piper.voice}/speed {piper.speed}/threads {piper.threads}"
     llm = config.llm.embedded
     return " | ".join([settings, f"llm {llm.model}/threads {llm.threads}/yield {llm.yield_to_speech}",
-                       f"{os.cpu_count()} cpus {_cpu_model()}", f"voice-assistant {_package_version()}"])
+                       f"{os.cpu_count()} cpus {cpu_model()}", f"voice-assistant {_package_version()}"])
 
 
 def read_cache(path: Path) -> dict[str, TtsMeasurement]:
@@ -183,11 +183,3 @@ def _package_version() -> str:
         return version("voice-assistant")
     except PackageNotFoundError:
         return "unknown"
-
-
-def _cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
