@@ -70,8 +70,8 @@ class EmbeddedLlmConfig:
     model: str = setting("smollm2-135m-instruct", "GGUF model: a name from `voice-assistant models status` or a path")
     threads: int = setting(1, "llama.cpp threads (1 leaves the other core to speech)", min=1, max=64)
     context_tokens: int = setting(2048, "context window in tokens", min=256, max=131072)
-    yield_to_speech: bool = setting(True, "pause between tokens while speech is synthesised (the cores go to the "
-                                          "voice first: Kokoro's first chunk ~2x sooner on 2 cores)")
+    yield_to_speech: bool = setting(True, "pause between tokens while speech is synthesised (on few cores the voice "
+                                          "gets them first)")
 
 
 @dataclass(frozen=True)
