@@ -27,7 +27,6 @@ from assistant.errors import ModelError
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
 SENTENCE_PAUSE_S = 0.2  # silence after a sentence, so consecutive chunks do not run together
 CLAUSE_PAUSE_S = 0.08
-WARMUP_TEXT = "Hello there, how can I help?"
 
 
 def onnx_session(path: Path, threads: int) -> ort.InferenceSession:
