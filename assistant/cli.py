@@ -76,7 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     _device_flags(listen)
 
     commands.add_parser("devices", help="list the sound devices")
-    commands.add_parser("doctor", help="check the setup: one screen to paste into an issue (exit 2 when it cannot run)")
+    doctor = commands.add_parser("doctor", help="check the setup: one screen to paste into an issue (exit 2 when it "
+                                                "cannot run)")
+    doctor.add_argument("--remeasure", action="store_true",
+                        help="measure the TTS engines again (what `[tts] engine = \"auto\"` decides by) and cache it")
     commands.add_parser("config", help="print the documented default config.toml")
     return parser
 
@@ -151,7 +154,7 @@ def _transcribe(args: argparse.Namespace, config: Config) -> int:
 
 def _say(args: argparse.Namespace, config: Config) -> int:
     from assistant.audio.files import play, write_wav
-    from assistant.engines.tts import load_tts
+    from assistant.engines.tts_choice import load_tts
 
     async def run() -> tuple[list, int]:
         tts = (await load_tts(config, engine=args.engine or "kokoro")).engine
@@ -291,7 +294,7 @@ def _devices(args: argparse.Namespace, config: Config) -> int:
 def _doctor(args: argparse.Namespace, config: Config) -> int:
     from assistant.doctor import run_doctor
 
-    return run_doctor(config, args.config)
+    return run_doctor(config, args.config, args.remeasure)
 
 
 def _config(args: argparse.Namespace, config: Config) -> int:

@@ -70,6 +70,8 @@ class EmbeddedLlmConfig:
     model: str = setting("smollm2-135m-instruct", "GGUF model: a name from `voice-assistant models status` or a path")
     threads: int = setting(1, "llama.cpp threads (1 leaves the other core to speech)", min=1, max=64)
     context_tokens: int = setting(2048, "context window in tokens", min=256, max=131072)
+    yield_to_speech: bool = setting(True, "pause between tokens while speech is synthesised (on few cores the voice "
+                                          "gets them first)")
 
 
 @dataclass(frozen=True)
@@ -105,8 +107,11 @@ class PiperConfig:
 
 @dataclass(frozen=True)
 class TtsConfig:
-    engine: str = setting("auto", "auto = Kokoro if it speaks faster than real time here, else Piper",
+    engine: str = setting("auto", "auto = Kokoro if it answers within max_first_audio_ms and without stutter here "
+                                  "(measured once, `doctor --remeasure`), else Piper",
                           choices=("auto", "kokoro", "piper"))
+    max_first_audio_ms: float = setting(900.0, "auto picks Kokoro only if its predicted voice-to-voice time (end of "
+                                               "speech to first audio) is within this", min=100, max=10000)
     kokoro: KokoroConfig = section(KokoroConfig, "Kokoro-82M (quality)")
     piper: PiperConfig = section(PiperConfig, "Piper (fast)")
 

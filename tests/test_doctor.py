@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -16,12 +17,14 @@ LABELS = ["system", "packages", "cpu", "config", "sound", "input", "output", "mi
           "llm", "tts", "tts", "verdict"]
 
 
-def doctor(tmp_path: Path, *flags: str, config: str = "") -> subprocess.CompletedProcess:
-    """The doctor as a user runs it: from a folder outside the repository, with a config of the test's own."""
+def doctor(tmp_path: Path, *flags: str, config: str = "", remeasure: bool = False) -> subprocess.CompletedProcess:
+    """The doctor as a user runs it: from a folder outside the repository, with a config and a cache folder (the
+    TTS measurements) of the test's own."""
     (tmp_path / "config.toml").write_text(config)
     return subprocess.run([sys.executable, "-m", "assistant", "--config", str(tmp_path / "config.toml"), *flags,
-                           "doctor"], cwd=tmp_path, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                          timeout=240)
+                           "doctor", *(["--remeasure"] if remeasure else [])], cwd=tmp_path, capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, timeout=300,
+                          env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")})
 
 
 def unwrapped(screen: str) -> str:
@@ -49,9 +52,11 @@ def test_a_working_setup_gets_every_check_and_exit_0(audio_devices, models_dir, 
     assert re.search(r"^echo +cancelled \(WebRTC AEC3\): [\d.]+ ms of CPU per 10 ms of audio", screen, re.M), screen
     assert f"{models_dir}: 6 of 6 verified (sha256)" in screen
     assert "Ollama is not answering at http://127.0.0.1:" in screen and "auto picks: embedded SmolLM2" in screen
-    assert re.search(r"^tts +Kokoro af_heart: first chunk in \d+ ms, real-time factor [\d.]+ → voice-to-voice ≈ \d+ ms",
-                     screen, re.M), screen
-    assert re.search(r"^ +auto picks (Kokoro|Piper) \(", screen, re.M), screen
+    assert re.search(r"^tts +Kokoro af_heart: first chunk in \d+ ms, real-time factor [\d.]+ with the embedded LLM "
+                     r"generating → voice-to-voice ≈ \d+ ms", screen, re.M), screen
+    assert re.search(r"^ +auto picks (Kokoro|Piper): ", screen, re.M), screen
+    assert re.search(r"^ +\(measured now in \d+ s; `voice-assistant doctor --remeasure` measures again\)", screen,
+                     re.M), screen
     assert re.search(r"^tts +Piper en_US-joe-medium: first chunk in \d+ ms", screen, re.M), screen
     assert screen.splitlines()[-1].startswith("verdict    ready: run `voice-assistant`")
 
@@ -78,3 +83,23 @@ def test_no_ollama_with_backend_ollama_is_the_fix(audio_devices, tmp_path):
     assert run.returncode == 2
     assert re.search(r"^ollama +PROBLEM: Ollama is not answering at http://127\.0\.0\.1:\d+$", unwrapped(run.stdout),
                      re.M)
+
+
+def test_remeasure_replaces_the_cached_tts_measurements(audio_devices, models_dir, tmp_path):
+    from assistant.config import Config
+    from assistant.engines.tts_measure import TtsMeasurement, cache_key, read_cache, write_cache
+
+    cache = tmp_path / "cache" / "voice-assistant" / "tts-measurements.json"
+    stale = TtsMeasurement(first_chunk_ms=9999.0, rtf=9.0, load="a test's made-up numbers", text_ready_ms=1.0)
+    write_cache(cache, {cache_key(Config(), engine): stale for engine in ("kokoro", "piper")})
+    run = doctor(tmp_path, "--models-dir", str(models_dir), config=f'[llm.ollama]\nhost = "{closed_port_host()}"\n',
+                 remeasure=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    screen = unwrapped(run.stdout)
+    assert "9999" not in screen and re.search(r"\(measured now in \d+ s;", screen), screen
+    fresh = read_cache(cache)
+    kokoro, piper = (fresh[cache_key(Config(), engine)] for engine in ("kokoro", "piper"))
+    for measured in (kokoro, piper):  # real numbers for a real machine: a reply in seconds, not minutes
+        assert 20 < measured.first_chunk_ms < 5000 and 0.02 < measured.rtf < 5, measured
+        assert measured.load == "the embedded LLM generating" and 0 < (measured.text_ready_ms or 0) < 5000
+    assert piper.first_chunk_ms < kokoro.first_chunk_ms  # Piper is the fast one everywhere

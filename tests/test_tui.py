@@ -237,6 +237,15 @@ def test_ollama_fallback_is_a_startup_notice():
     assert startup_notices(engines("embedded X", "backend = embedded")) == []
 
 
+def test_piper_standing_in_for_kokoro_is_a_startup_notice():
+    why_not = "Kokoro would stutter here (real-time factor 1.10 with the LLM running, needs < 0.9)"
+    engines = Engines(None, None, ScriptedLlm([]), ScriptedTts(),
+                      (EngineInfo(EngineRole.LLM, "embedded X", "backend = embedded"),
+                       EngineInfo(EngineRole.TTS, "Piper en_US-joe-medium", f"auto: {why_not}; Piper ≈ 570 ms",
+                                  why_not)))
+    assert startup_notices(engines) == [f"{why_not}: using Piper en_US-joe-medium"]
+
+
 def test_only_answers_to_speech_count_in_voice_to_voice(tui_config):
     async def run():
         app = still_app(tui_config)

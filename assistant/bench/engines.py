@@ -24,12 +24,12 @@ from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE
 from assistant.engines.llm.choose import load_llm
 from assistant.engines.stt import WhisperStt, resolve_whisper_dir
 from assistant.engines.tts import load_kokoro, load_piper
+from assistant.engines.tts_measure import first_chunk_and_rtf
 from assistant.engines.vad import SileroModel, load_silero_model
 
 JFK = Path(__file__).resolve().parent / "fixtures" / "questions-jfk.flac"  # the whole 11 s recording
 JFK_TEXT = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
-TTS_TEXT = "Sure, I can help with that. The kitchen lights are now off."
 
 
 def timed(fn, *args):
@@ -68,16 +68,6 @@ def bench_stt(config: Config, audio: np.ndarray, repeats: int) -> list:
               f"jfk (11 s) {whole * 1000:.0f} ms, WER {word_error_rate(JFK_TEXT, text) * 100:.1f} %")
         engines.append(engine)
     return engines
-
-
-async def first_chunk_and_rtf(voice) -> tuple[float, float]:
-    started = time.perf_counter()
-    first = 0.0
-    samples = 0
-    async for chunk in voice.synthesize(TTS_TEXT):
-        first = first or time.perf_counter() - started
-        samples += len(chunk.samples)
-    return first, (time.perf_counter() - started) / (samples / voice.sample_rate)
 
 
 def bench_tts(config: Config, repeats: int) -> list:

@@ -37,6 +37,7 @@ from assistant.core.records import AFTER_SPEECH_END, Stage
 from assistant.core.types import SAMPLE_RATE
 from assistant.engines.loading import load_engines
 from assistant.frontends.duplex import run_duplex
+from assistant.machine import cpu_model
 
 QUESTION_REPLY_S = 3.0  # a question's reply is cut after this much speech: latency is decided by then
 CUT_IN_REPLY_S = 1.0  # the reply to a cut-in is not what the barge-in fixture measures
@@ -271,15 +272,5 @@ def launch_to_ready(config: Config, question: Path, work: Path) -> dict:
 
 
 def machine() -> dict:
-    return {"cpus": os.cpu_count(), "processor": _cpu_model(), "system": platform.platform(terse=True),
+    return {"cpus": os.cpu_count(), "processor": cpu_model(), "system": platform.platform(terse=True),
             "python": platform.python_version()}
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"

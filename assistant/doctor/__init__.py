@@ -12,7 +12,7 @@ from assistant.doctor import engines, system
 from assistant.doctor.report import Report
 
 
-def run_doctor(config: Config, config_path: str | None) -> int:
+def run_doctor(config: Config, config_path: str | None, remeasure: bool = False) -> int:
     report = Report()
     print("voice-assistant doctor (paste all of this into an issue)\n", flush=True)
     system.check_versions(report)
@@ -26,7 +26,7 @@ def run_doctor(config: Config, config_path: str | None) -> int:
     models_ok = engines.check_models(report, config)
     asyncio.run(engines.check_ollama(report, config))
     if models_ok:
-        asyncio.run(engines.check_engines(report, config))
+        asyncio.run(engines.check_engines(report, config, remeasure))
     else:
         report.line("speed", "not measured: the engines need their models first")
     return report.verdict()

@@ -1,5 +1,6 @@
 """The engines: every model verified, Ollama (reachable? which models? the configured one?), what `auto` picks and
-why, and the measured speed of STT, the LLM and each TTS engine, with the voice-to-voice latency they predict."""
+why, and the measured speed of STT, the LLM and each TTS engine (with the LLM running: cached per machine), with
+the voice-to-voice latency they predict."""
 
 from __future__ import annotations
 
@@ -13,9 +14,6 @@ from assistant.doctor.report import Report
 from assistant.errors import UserError
 
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
-# The end of a turn is confirmed about this long after the hangover starts counting (measured by the bench: 569 ms
-# for a 480 ms hangover: the VAD's last voiced frame and frame alignment).
-CONFIRM_EXTRA_S = 0.09
 
 
 def check_models(report: Report, config: Config) -> bool:
@@ -68,15 +66,14 @@ async def check_ollama(report: Report, config: Config) -> None:
                         "the embedded model")
 
 
-async def check_engines(report: Report, config: Config) -> None:
+async def check_engines(report: Report, config: Config, remeasure: bool = False) -> None:
     """Load each engine as a session would, time it on a short question, and predict voice-to-voice."""
     try:
         stt_s = await asyncio.to_thread(_time_stt, config)
         report.line("stt", f"Whisper {config.stt.model} ({config.stt.method}): final transcript in "
                            f"{stt_s * 1000:.0f} ms for a 1.6 s question")
-        llm_s = await _time_llm(report, config)
-        for engine in ("kokoro", "piper"):
-            await _time_tts(report, config, engine, stt_s + llm_s)
+        await _time_llm(report, config)
+        await _tts_lines(report, config, remeasure)
     except UserError as error:
         report.problem("engines", str(error), "follow the hint in the message, then run `voice-assistant doctor` again")
 
@@ -98,8 +95,9 @@ def _time_stt(config: Config) -> float:
         stt.close()
 
 
-async def _time_llm(report: Report, config: Config) -> float:
-    """Which LLM `auto` (or the config) picks and why; seconds to the first chunk of reply text (after one warm-up)."""
+async def _time_llm(report: Report, config: Config) -> None:
+    """Which LLM `auto` (or the config) picks and why; its first token and first chunk of reply text (after one
+    warm-up)."""
     from assistant.core.chunker import ClauseChunker
     from assistant.engines.llm.choose import load_llm
 
@@ -120,33 +118,22 @@ async def _time_llm(report: Report, config: Config) -> float:
         await choice.model.close()
     first_token, first_chunk = timings[-1]
     report.line("", f"first token {first_token * 1000:.0f} ms, first chunk of text {first_chunk * 1000:.0f} ms")
-    return first_chunk
 
 
-async def _time_tts(report: Report, config: Config, engine: str, text_ready_s: float) -> None:
-    from assistant.bench.engines import first_chunk_and_rtf
-    from assistant.engines.tts import KOKORO_MAX_RTF, load_kokoro, load_piper
+async def _tts_lines(report: Report, config: Config, remeasure: bool) -> None:
+    """Each TTS engine as `auto` sees it: measured with the LLM running (cached per machine), and `auto`'s pick."""
+    from assistant.engines.tts_choice import decide, predicted_voice_to_voice_ms
+    from assistant.engines.tts_measure import cache_path, cached_measurements
 
-    voice = await asyncio.to_thread(load_kokoro if engine == "kokoro" else load_piper, config)
-    try:
-        await first_chunk_and_rtf(voice)  # warm-up
-        first_s, rtf = await first_chunk_and_rtf(voice)
-    finally:
-        voice.close()
-    confirm_s = config.vad.hangover_ms / 1000 + CONFIRM_EXTRA_S
-    # Speculative end of turn: transcript, LLM and the first synthesis run during the hangover, so the slower of
-    # the two paths decides; without it they all wait for the confirmation.
-    if config.conversation.speculative_end_of_turn:
-        predicted = max(confirm_s, text_ready_s + first_s)
+    measured, spent_s = await cached_measurements(config, remeasure=remeasure)
+    source = f"measured now in {spent_s:.0f} s" if spent_s else f"cached in {cache_path()}"
+    for engine, name in (("kokoro", f"Kokoro {config.tts.kokoro.voice}"), ("piper", f"Piper {config.tts.piper.voice}")):
+        m = measured[engine]
+        report.line("tts", f"{name}: first chunk in {m.first_chunk_ms:.0f} ms, real-time factor {m.rtf:.2f} with "
+                           f"{m.load} → voice-to-voice ≈ {predicted_voice_to_voice_ms(config, m):.0f} ms")
+    verdict = decide(config, measured["kokoro"], measured["piper"])
+    if config.tts.engine == "auto":
+        report.line("", f"auto picks {verdict.engine.capitalize()}: {verdict.why.removeprefix('auto: ')}")
     else:
-        predicted = confirm_s + text_ready_s + first_s
-    report.line("tts", f"{voice.name}: first chunk in {first_s * 1000:.0f} ms, real-time factor {rtf:.2f} → "
-                       f"voice-to-voice ≈ {predicted * 1000:.0f} ms")
-    if engine == "kokoro":
-        if config.tts.engine == "auto":
-            pick = (f"Kokoro (real-time factor {rtf:.2f} < {KOKORO_MAX_RTF:g}: faster than real time here)"
-                    if rtf < KOKORO_MAX_RTF else f"Piper (Kokoro's real-time factor {rtf:.2f} ≥ {KOKORO_MAX_RTF:g}: "
-                                                  "its replies would stutter here)")
-            report.line("", f"auto picks {pick}")
-        else:
-            report.line("", f"configured: [tts] engine = {config.tts.engine!r}")
+        report.line("", f"configured: [tts] engine = {config.tts.engine!r}")
+    report.line("", f"({source}; `voice-assistant doctor --remeasure` measures again)")

@@ -13,6 +13,7 @@ import numpy as np
 from assistant.config import Config
 from assistant.doctor.report import Report
 from assistant.errors import UserError
+from assistant.machine import cpu_model
 
 PACKAGES = ("voice-assistant", "numpy", "onnxruntime", "faster-whisper", "ctranslate2", "kokoro-onnx", "piper-tts",
             "xllamacpp", "ollama", "sounddevice", "pywebrtc-audio", "textual")
@@ -33,14 +34,6 @@ def check_versions(report: Report) -> None:
 
 def cpu_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def cpu_model() -> str:
-    try:  # Linux names it here; platform.processor() is often empty there
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            return next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown model"
 
 
 def check_cpu(report: Report) -> None:

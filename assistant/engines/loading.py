@@ -13,7 +13,7 @@ from assistant.core.thread_priority import Role
 from assistant.core.worker_thread import EngineThread
 from assistant.engines.llm.choose import load_llm
 from assistant.engines.stt import WhisperStt, load_stt
-from assistant.engines.tts import load_tts
+from assistant.engines.tts_choice import load_tts
 from assistant.engines.turn_detector import SmartTurnDetector, load_turn_detector
 from assistant.engines.vad import SileroVad, load_vad
 from assistant.errors import UserError

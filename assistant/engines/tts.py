@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,13 +22,13 @@ from assistant.core.thread_priority import Role
 from assistant.core.types import AudioChunk
 from assistant.core.worker_thread import EngineThread
 from assistant.engines.onnx import onnx_session
+from assistant.engines.speech_first import SPEECH_FIRST
 from assistant.engines.stop_token import StopToken
 from assistant.errors import ModelError
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
 SENTENCE_PAUSE_S = 0.2  # silence after a sentence, so consecutive chunks do not run together
 CLAUSE_PAUSE_S = 0.08
-WARMUP_TEXT = "Hello there, how can I help?"
 
 
 class OnnxVoice:
@@ -59,7 +57,8 @@ class OnnxVoice:
             token.stop()  # a cancelled or abandoned utterance stops its running inference too
 
     def _render_sentence(self, sentence: str, run_options: ort.RunOptions, rate: int) -> np.ndarray:
-        samples = self._render(spoken(sentence), run_options)
+        with SPEECH_FIRST.rendering():  # the embedded LLM waits meanwhile: the cores are the speech's
+            samples = self._render(spoken(sentence), run_options)
         if not samples.size:
             return samples
         pause = SENTENCE_PAUSE_S if sentence.rstrip()[-1:] in ".!?" else CLAUSE_PAUSE_S
@@ -140,13 +139,6 @@ class PiperSpeech(OnnxVoice):
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
 
-@dataclass(frozen=True)
-class TtsChoice:
-    engine: OnnxVoice
-    why: str  # without the engine's name: "configured", "it speaks faster than real time here …"
-    fallback: str | None = None  # with engine = auto: why Kokoro was not used, if it was not
-
-
 def load_kokoro(config: Config) -> KokoroVoice:
     from assistant.engines.models import require
 
@@ -164,43 +156,3 @@ def load_piper(config: Config) -> PiperSpeech:
 
     folder = require(config.tts.piper.voice, config.models_dir)
     return PiperSpeech(folder / f"{config.tts.piper.voice}.onnx", config.tts.piper)
-
-
-def real_time_factor(voice: OnnxVoice, text: str = WARMUP_TEXT) -> float:
-    """Synthesis time / audio duration for `text`, measured after one warm-up run."""
-    voice.render_blocking("Hi.")
-    started = time.perf_counter()
-    audio = voice.render_blocking(text)
-    return (time.perf_counter() - started) / max(len(audio) / voice.sample_rate, 1e-3)
-
-
-KOKORO_MAX_RTF = 1.0  # `auto` keeps Kokoro only below this real-time factor: slower, and replies would stutter
-
-
-def choose_tts(config: Config, engine: str | None = None) -> TtsChoice:
-    """Blocking: load, warm up and pick the engine. `auto` keeps Kokoro only if it beats real time here."""
-    engine = engine or config.tts.engine
-    if engine == "piper":
-        piper = load_piper(config)
-        real_time_factor(piper)
-        return TtsChoice(piper, "configured")
-    kokoro = load_kokoro(config)
-    rtf = real_time_factor(kokoro)
-    if engine == "kokoro":
-        return TtsChoice(kokoro, f"configured; real-time factor {rtf:.2f} here")
-    if rtf < KOKORO_MAX_RTF:
-        return TtsChoice(kokoro, f"it speaks faster than real time here (real-time factor {rtf:.2f})")
-    kokoro.close()
-    piper = load_piper(config)
-    piper_rtf = real_time_factor(piper)
-    slower = f"Kokoro is slower than real time here (real-time factor {rtf:.2f})"
-    return TtsChoice(piper, f"{slower}; Piper {piper_rtf:.2f}", fallback=slower)
-
-
-async def load_tts(config: Config, engine: str | None = None) -> TtsChoice:
-    """`choose_tts` off the event loop."""
-    loader = EngineThread("tts-load", Role.MODEL)
-    try:
-        return await loader.run(choose_tts, config, engine)
-    finally:
-        loader.close()

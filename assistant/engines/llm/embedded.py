@@ -23,6 +23,7 @@ from assistant.core.thread_priority import Role
 from assistant.core.tooling import ToolCall
 from assistant.core.worker_thread import EngineThread
 from assistant.engines.llm.prompt import with_system_prompt
+from assistant.engines.speech_first import SPEECH_FIRST
 from assistant.engines.stop_token import StopToken
 
 
@@ -80,6 +81,7 @@ class EmbeddedLlm:
         self.deadlines = LlmDeadlines(config.first_token_timeout_s, config.token_timeout_s)
         self.last_stats: GenerationStats | None = None
         self._active: set[StopToken] = set()
+        self._yield_to_speech = config.embedded.yield_to_speech
 
     @classmethod
     async def load(cls, config: Config) -> EmbeddedLlm:
@@ -127,7 +129,11 @@ class EmbeddedLlm:
             "return_progress": True,  # a callback per prompt batch too: a stop also lands while the prompt is read
         })
 
+        yield_to_speech = self._yield_to_speech
+
         def on_chunk(chunk: str) -> bool:  # engine thread; returning True stops llama.cpp at this token
+            if yield_to_speech:
+                SPEECH_FIRST.wait_for_quiet()  # llama.cpp waits here before its next token
             if not token.stopped and (item := _parse_chunk(chunk, stats)) is not None:
                 try:
                     loop.call_soon_threadsafe(queue.put_nowait, item)

@@ -89,8 +89,12 @@ class Session:
 
 
 def startup_notices(engines: Engines) -> list[str]:
-    """With backend = auto, say when Ollama did not answer and the embedded model stands in."""
-    llm = engines.info(EngineRole.LLM)
+    """With `auto`, say when Ollama did not answer and the embedded model stands in, and when Piper speaks because
+    Kokoro would be slow or stutter here."""
+    notices = []
+    llm, tts = engines.info(EngineRole.LLM), engines.info(EngineRole.TTS)
     if llm is not None and llm.fallback:
-        return [f"{llm.fallback}: using the embedded model ({llm.name})"]
-    return []
+        notices.append(f"{llm.fallback}: using the embedded model ({llm.name})")
+    if tts is not None and tts.fallback:
+        notices.append(f"{tts.fallback}: using {tts.name}")
+    return notices
