@@ -50,7 +50,7 @@ def test_a_working_setup_gets_every_check_and_exit_0(audio_devices, models_dir, 
     assert re.search(r"^mic +delivers: 1 s at -\d+ dBFS", screen, re.M), screen
     assert re.search(r"^cpu +\d+ cores usable of \d+", screen, re.M)
     assert re.search(r"^echo +cancelled \(WebRTC AEC3\): [\d.]+ ms of CPU per 10 ms of audio", screen, re.M), screen
-    assert f"{models_dir}: 6 of 6 verified (sha256)" in screen
+    assert f"{models_dir}: 7 of 7 verified (sha256)" in screen
     assert "Ollama is not answering at http://127.0.0.1:" in screen and "auto picks: embedded SmolLM2" in screen
     assert re.search(r"^tts +Kokoro af_heart: first chunk in \d+ ms, real-time factor [\d.]+ with the embedded LLM "
                      r"generating → voice-to-voice ≈ \d+ ms", screen, re.M), screen
@@ -67,8 +67,8 @@ def test_missing_models_and_an_ollama_without_the_model_say_what_to_run_and_exit
                      config=f'[llm]\nbackend = "ollama"\n[llm.ollama]\nhost = "{ollama.host}"\n')
     assert run.returncode == 2, run.stdout + run.stderr
     screen = unwrapped(run.stdout)
-    assert (f"PROBLEM: needed, not in {tmp_path / 'empty'}/: silero-vad, tiny.en, kokoro, kokoro-voices, "
-            "en_US-joe-medium") in screen  # (backend = "ollama": the embedded model is not needed)
+    assert (f"PROBLEM: needed, not in {tmp_path / 'empty'}/: silero-vad, smart-turn, tiny.en, kokoro, "
+            "kokoro-voices, en_US-joe-medium") in screen  # (backend = "ollama": the embedded model is not needed)
     assert f"{ollama.host} answers; models pulled: qwen2.5:0.5b" in screen
     assert "PROBLEM: the configured model 'llama3.2:1b' is not pulled" in screen
     assert "speed      not measured: the engines need their models first" in screen
