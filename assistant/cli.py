@@ -303,7 +303,7 @@ def _config(args: argparse.Namespace, config: Config) -> int:
 
 
 # The engines each command loads, for the missing-models offer (None = the TUI).
-_ALL = ("vad", "stt", "llm", "tts")
+_ALL = ("vad", "stt", "llm", "tts", "turn")
 _MODEL_PARTS = {None: _ALL, "listen": _ALL, "demo": _ALL, "ask": _ALL, "converse": _ALL, "bench": _ALL,
                 "transcribe": ("vad", "stt"), "say": ("tts",)}
 

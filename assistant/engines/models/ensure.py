@@ -15,14 +15,14 @@ from assistant.engines.models.spec import ModelSpec
 from assistant.engines.models.verify import check
 from assistant.errors import ModelError
 
-PARTS = ("vad", "stt", "llm", "tts")
+PARTS = ("vad", "stt", "llm", "tts", "turn")
 
 
 def needed(config: Config, parts: Iterable[str] = PARTS) -> list[str]:
     """The registry models the configured engines load; a model given as a path is not the registry's to fetch."""
     wanted = set(parts)
     names = ["silero-vad"] if wanted & {"vad", "stt"} else []  # the STT trims silence with the VAD
-    if "vad" in wanted and config.turn.end_of_turn == "smart":
+    if "turn" in wanted and config.turn.end_of_turn == "smart":
         names.append("smart-turn")
     if "stt" in wanted:
         names.append(config.stt.model)
