@@ -59,7 +59,8 @@ class Timeline:
 
     def __post_init__(self) -> None:
         self.machine = TurnTaking(self.config)
-        self.detector = SpeechDetector(self.config.vad, vad_hangover_ms(self.config))
+        self.detector = SpeechDetector(self.config.vad)
+        self.detector.set_hangover_ms(vad_hangover_ms(self.config))  # as the conversation does
         self.frame = 0
 
     def feed(self, probability: float, count: int = 1, partial_running: bool = False) -> list[Decision]:

@@ -14,16 +14,16 @@ class SpeechDetector:
     """Turns per-frame probabilities into speech-started / speech-ended events on the input timeline.
 
     Speech starts once `min_speech_ms` of frames above the start threshold have accumulated (frames between
-    the two thresholds neither count nor cancel); it ends after `hangover_ms` (the config's, unless given) below the
-    end threshold.
+    the two thresholds neither count nor cancel); it ends after `hangover_ms` below the end threshold (the
+    conversation's turn policy may set another: `set_hangover_ms`).
     Events carry the true onset (start of the first voiced frame) and offset (end of the last voiced one).
     """
 
-    def __init__(self, config: VadConfig, hangover_ms: int | None = None) -> None:
+    def __init__(self, config: VadConfig) -> None:
         self._start = config.start_threshold
         self._end = config.end_threshold
         self._min_speech = config.min_speech_ms * SAMPLE_RATE // 1000
-        self._hangover = (config.hangover_ms if hangover_ms is None else hangover_ms) * SAMPLE_RATE // 1000
+        self._hangover = config.hangover_ms * SAMPLE_RATE // 1000
         self.reset()
 
     def set_min_speech_ms(self, ms: int) -> None:
