@@ -159,6 +159,12 @@ class TurnConfig:
     timeout_ms: int = setting(400, "longest wait for the model's answer; past it the turn ends by silence alone",
                               min=50, max=5000)
     threads: int = setting(1, "ONNX Runtime threads for the end-of-turn model", min=1, max=16)
+    words: bool = setting(True, "also read the transcript: a small language model judges whether the words are "
+                          "finished (\"what is the capital\" is not, however it sounds)")
+    words_unfinished_below: float = setting(0.02, "words scored below this wait out the pause, however finished "
+                                            "they sound", min=0.0, max=1.0)
+    words_finished_at: float = setting(0.5, "words scored at or above this end the turn, however unfinished they "
+                                       "sound", min=0.0, max=1.0)
 
 
 @dataclass(frozen=True)

@@ -156,14 +156,14 @@ def fast_config(config: Config, llm_timeout_s: float = 1.0, connect_timeout_s: f
 def converse(config: Config, wav: Path, tmp_path: Path, stt, llm, tts,
              on_event: Callable[[ConversationEvent], None] | None = None,
              control: Callable[..., Awaitable[None]] | None = None, toolbox=None,
-             turn=None) -> tuple[DuplexResult, list[str]]:
-    """Run `run_duplex` on `wav` with the real VAD and these engines (`turn`: the end-of-turn model, if any);
-    returns the result and the notices.
+             turn=None, words=None) -> tuple[DuplexResult, list[str]]:
+    """Run `run_duplex` on `wav` with the real VAD and these engines (`turn`, `words`: the end-of-turn model and
+    the words cue, if any); returns the result and the notices.
 
     The LLM is closed at the end (within the conversation's event loop); STT and TTS are left open (they may be
     session-wide fixtures)."""
     notices: list[str] = []
-    engines = Engines(load_vad(config), stt, llm, tts, turn=turn)
+    engines = Engines(load_vad(config), stt, llm, tts, turn=turn, words=words)
 
     def listen(event: ConversationEvent) -> None:
         if isinstance(event, Notice):

@@ -9,10 +9,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from assistant.bench.fixtures import load_manifest, pause_inputs, pause_points
-from assistant.core.records import Stage
+from assistant.bench.fixtures import load_manifest, pause_inputs, pause_points, question_inputs
+from assistant.core.records import Judgement, Stage
+from assistant.core.turn_judge import TurnJudge
 from assistant.core.types import SAMPLE_RATE
 from assistant.engines.turn_detector import load_smart_turn_model, load_turn_detector
+from assistant.engines.turn_words import load_words_detector
 from tests.scripted import ScriptedLlm, ScriptedStt, ScriptedTts, converse, fast_config
 
 QUIET_AFTER_S = 0.2  # the model is asked after a short silence
@@ -106,3 +108,102 @@ def test_a_failing_model_costs_the_turn_its_smart_end_never_the_session(config, 
     replied = [t for t in result.turns if t.end_of_turn is not None]
     assert replied and all(t.end_of_turn.decided_by == "silence" for t in replied)
     assert all(score is None for t in replied for score in t.end_of_turn.scores)
+
+
+# ---- the words cue (SmolLM2, real): what the transcript says, beside how the speech sounds
+
+@pytest.fixture(scope="module")
+def words(config):
+    detector = load_words_detector(config)
+    yield detector
+    asyncio.run(detector.close())
+
+
+def test_the_words_cue_tells_every_half_question_of_the_bench_from_the_whole_one(config, words):
+    # measured: the halves 0.000–0.26, the whole questions 0.05–0.86
+    texts = {u.file: u.text for kind in ("questions", "long_reply", "cut_ins") for u in load_manifest()[kind]}
+
+    async def scores() -> list[tuple[str, float, float]]:
+        return [(split["before"], await words.finished(split["before"]), await words.finished(texts[split["file"]]))
+                for split in pause_points()]
+
+    measured = asyncio.run(scores())
+    turn = config.turn
+    assert all(half < turn.words_finished_at for _, half, _ in measured), measured  # never ends a half turn
+    assert all(whole >= turn.words_unfinished_below for _, _, whole in measured), measured  # never holds a whole
+    assert sum(half < turn.words_unfinished_below for _, half, _ in measured) >= len(measured) // 2, measured
+
+
+def test_the_words_cue_ignores_the_punctuation_whisper_guessed(words):
+    async def both() -> tuple[float, float]:
+        return await words.finished("What is the capital?"), await words.finished("what is the capital")
+
+    punctuated, bare = asyncio.run(both())
+    assert punctuated == pytest.approx(bare) and punctuated < 0.02
+
+
+@pytest.mark.parametrize(("sound", "said", "finished"), [
+    (0.99, 0.001, False),  # sounds finished, the words cannot end there: wait
+    (0.10, 0.86, True),  # sounds unfinished (a second sentence coming?), the words plainly end: answer
+    (0.70, 0.10, True), (0.30, 0.10, False),  # the words are unclear: the sound decides
+    (0.70, None, True), (None, 0.86, True), (None, 0.10, None), (None, None, None),
+])
+def test_how_the_two_cues_make_one_answer(config, sound, said, finished):
+    judge = TurnJudge(None, None, config.turn)
+    assert judge.finished(Judgement(sound, said, 50.0)) is finished
+
+
+class SoundsFinished:
+    """Stands in for Smart Turn on a half question that sounds finished (a falling tone at the pause)."""
+
+    name = "sounds finished"
+
+    async def completion(self, audio):
+        return 0.99
+
+    def close(self):
+        pass
+
+
+def converse_capital(config, tmp_path, words_cue):
+    (paused,) = [p for p in pause_inputs(tmp_path, limit=1, pauses_ms=(650,))]  # "What is the capital | of France?"
+    before_s = paused.resume_s - 0.65
+
+    def transcript(seconds: float) -> str:  # what Whisper makes of the speech heard so far
+        return "What is the capital?" if seconds < before_s + 0.4 else "What is the capital of France?"
+
+    config = fast_config(config)
+    result, _ = converse(config, paused.path, tmp_path, ScriptedStt(transcript), ScriptedLlm(["Paris."] * 3),
+                         ScriptedTts(), turn=SoundsFinished(), words=words_cue)
+    return paused, [t for t in result.turns if Stage.SPEECH_END in t.times_ms]
+
+
+def test_words_that_cannot_end_a_question_wait_out_a_pause_that_sounds_final(config, tmp_path, words):
+    paused, spoken = converse_capital(config, tmp_path, words)
+    (turn,) = spoken  # one turn: the whole question
+    assert turn.transcript == "What is the capital of France?"
+    assert turn.times_ms[Stage.SPEECH_END] / 1000 == pytest.approx(paused.speech_end_s, abs=0.12)
+    decision = turn.end_of_turn
+    assert decision.decided_by == "model" and decision.word_scores[0] < 0.02 <= 0.5 <= decision.word_scores[-1]
+
+
+def test_without_the_words_cue_the_same_pause_ends_the_turn_half_way(config, tmp_path):
+    paused, spoken = converse_capital(config, tmp_path, None)
+    assert spoken[0].times_ms[Stage.SPEECH_END] / 1000 < paused.resume_s
+    assert spoken[0].transcript == "What is the capital?"
+
+
+def test_two_sentences_that_sound_unfinished_end_at_once_when_the_words_are_done(config, tmp_path, words):
+    # "I am planning a trip to Japan next spring. Which city should I visit first?": Smart Turn hears more to come
+    # (0.1–0.2, measured), so without the words it waits the whole pause limit
+    (question,) = [q for q in question_inputs(tmp_path) if q.utterance.file == "questions-05.flac"]
+    detector = load_turn_detector(config)
+    try:
+        result, _ = converse(fast_config(config), question.path, tmp_path, ScriptedStt(question.utterance.text),
+                             ScriptedLlm(["Kyoto."] * 3), ScriptedTts(), turn=detector, words=words)
+    finally:
+        detector.close()
+    turn = [t for t in result.turns if Stage.SPEECH_END in t.times_ms][-1]
+    assert turn.end_of_turn.decided_by == "model", turn.end_of_turn
+    wait_ms = turn.times_ms[Stage.END_OF_TURN] - turn.times_ms[Stage.SPEECH_END]
+    assert wait_ms < config.vad.hangover_ms, (wait_ms, turn.end_of_turn)

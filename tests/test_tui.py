@@ -268,13 +268,15 @@ def test_the_waterfall_says_how_the_end_of_the_turn_was_decided(tui_config):
         app = still_app(tui_config)
         async with app.run_test(size=SIZE) as pilot:
             panel = app.query_one(LatencyPanel)
-            panel.add_turn(dataclasses.replace(record(1), end_of_turn=TurnDecision("model", (0.31, 0.97), 96.0)))
+            decision = TurnDecision("model", (0.31, 0.97), 96.0, (0.01, 0.86))
+            panel.add_turn(dataclasses.replace(record(1), end_of_turn=decision))
             await pilot.pause()
             shown = str(panel.render())
-            assert "the model heard it finished (scores 0.31, 0.97; model 96 ms)" in shown
+            assert "the judges found it finished (sound 0.31, 0.97; words 0.01, 0.86; 96 ms)" in shown
             panel.add_turn(dataclasses.replace(record(2), end_of_turn=TurnDecision("pause limit", (0.2,), 90.0)))
             await pilot.pause()
-            assert "the longest pause was over (scores 0.20" in str(panel.render())
+            shown = str(panel.render())
+            assert "the longest pause was over (sound 0.20; 90 ms)" in shown and "words" not in shown
 
     asyncio.run(run())
 

@@ -382,7 +382,7 @@ def test_a_finished_sounding_turn_ends_as_soon_as_the_model_says_so():
     assert judge.offset == frames(1000) * FRAME_SAMPLES
     pause(t, 64)  # the model thinks for two frames; nothing ends meanwhile
     assert t.of(EndTurn) == []
-    ended = t.do(t.machine.turn_end_judged(judge.turn, judge.offset, 0.9))
+    ended = t.do(t.machine.turn_end_judged(judge.turn, judge.offset, True))
     assert ForgetSpeech() in ended  # the VAD must hear the user going on as new speech
     assert [d for d in ended if isinstance(d, EndTurn)] == [EndTurn(judge.turn, judge.offset, "model")]
     assert t.machine.state == State.THINKING
@@ -393,14 +393,14 @@ def test_an_unfinished_sounding_pause_is_waited_out_and_the_turn_goes_on():
     t = smart(check_after_ms=160, max_pause_ms=1200)
     speak(t, 800)
     (judge,) = [d for d in pause(t, 192) if isinstance(d, JudgeTurnEnd)]
-    t.do(t.machine.turn_end_judged(judge.turn, judge.offset, 0.2))
+    t.do(t.machine.turn_end_judged(judge.turn, judge.offset, False))
     pause(t, 700)  # longer than the 480 ms hangover: still waiting, the words sounded unfinished
     assert t.of(EndTurn) == [] and t.machine.state == State.USER_SPEAKING
     speak(t, 600)  # "… of France?"
     assert t.of(DropAnswer)  # the answer started at the pause is dropped
     (again,) = [d for d in pause(t, 192) if isinstance(d, JudgeTurnEnd)]
     assert again.turn == judge.turn and again.offset > judge.offset  # one turn, asked again about the new end
-    t.do(t.machine.turn_end_judged(again.turn, again.offset, 0.95))
+    t.do(t.machine.turn_end_judged(again.turn, again.offset, True))
     assert t.of(EndTurn) == [EndTurn(judge.turn, again.offset, "model")]
 
 
@@ -408,7 +408,7 @@ def test_a_pause_that_sounds_unfinished_still_ends_the_turn_at_the_pause_limit()
     t = smart(max_pause_ms=1000)
     speak(t, 800)
     (judge,) = [d for d in pause(t, 256) if isinstance(d, JudgeTurnEnd)]
-    t.do(t.machine.turn_end_judged(judge.turn, judge.offset, 0.1))
+    t.do(t.machine.turn_end_judged(judge.turn, judge.offset, False))
     pause(t, 640)
     assert t.of(EndTurn) == []
     pause(t, 160)
@@ -426,7 +426,7 @@ def test_without_an_answer_from_the_model_the_fixed_hangover_ends_the_turn(answe
     assert t.of(EndTurn) == []
     pause(t, 64)
     assert t.of(EndTurn) == [EndTurn(judge.turn, judge.offset, "silence")]
-    assert t.do(t.machine.turn_end_judged(judge.turn, judge.offset, 0.99)) == []  # too late: already ended
+    assert t.do(t.machine.turn_end_judged(judge.turn, judge.offset, True)) == []  # too late: already ended
 
 
 def test_an_answer_about_speech_the_user_has_since_gone_on_from_is_ignored():
@@ -434,7 +434,7 @@ def test_an_answer_about_speech_the_user_has_since_gone_on_from_is_ignored():
     speak(t, 800)
     (judge,) = [d for d in pause(t, 224) if isinstance(d, JudgeTurnEnd)]
     speak(t, 320)  # the user went on while the model was thinking
-    assert t.do(t.machine.turn_end_judged(judge.turn, judge.offset, 0.99)) == []
+    assert t.do(t.machine.turn_end_judged(judge.turn, judge.offset, True)) == []
     assert t.machine.state == State.USER_SPEAKING
 
 
@@ -442,7 +442,7 @@ def test_after_an_early_end_the_user_going_on_resumes_the_same_turn():
     t = smart()
     speak(t, 800)
     (judge,) = [d for d in pause(t, 192) if isinstance(d, JudgeTurnEnd)]
-    for decision in t.do(t.machine.turn_end_judged(judge.turn, judge.offset, 0.9)):
+    for decision in t.do(t.machine.turn_end_judged(judge.turn, judge.offset, True)):
         if isinstance(decision, ForgetSpeech):  # as the conversation does
             t.detector.reset()
     speak(t, 400)  # nothing was played yet: the user had only paused

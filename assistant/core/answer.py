@@ -119,11 +119,13 @@ class Answerer:
             async with asyncio.timeout(self._conversation.stt_timeout_s):
                 text = await self._engines.stt.final(audio)
         except Exception as error:
+            reply.heard(None)
             await reply.until_committed()
             self._fail(draft, reply, f"could not transcribe: {why(error)}")
             return
         draft.times_ms[Stage.STT_FINAL] = self._now_ms()
         draft.transcript = text
+        reply.heard(text)
         reply.emit(FinalTranscript(text))
         if not text:
             await reply.until_committed()

@@ -96,7 +96,7 @@ class Conversation:
         self.records: list[TurnRecord] = []  # every finished turn, in order
         self.turn_taking = TurnTaking(config)
         engines.vad.set_hangover_ms(vad_hangover_ms(config))  # the engines may have been loaded for another policy
-        self._judge = TurnJudge(engines.turn, config.turn.timeout_ms / 1000)
+        self._judge = TurnJudge(engines.turn, engines.words, config.turn)
         self.toolbox = toolbox
         self._due: deque[str] = deque()  # announcements (timers) waiting for a moment nobody speaks
         self._answerer = Answerer(config, engines, speaker, self.history, self._ms, self._playing, toolbox,
@@ -312,8 +312,10 @@ class Conversation:
             turn.draft.times_ms.pop(stage, None)
 
     async def _judge_end(self, turn: Turn, offset: int, audio: np.ndarray) -> None:
-        turn.draft.judgements.append(await self._judge.judge(audio))
-        self._carry_out(self.turn_taking.turn_end_judged(turn.draft.turn, offset, turn.draft.judgements[-1][0]))
+        # The answer speculatively started at this pause is transcribing it: the words cue reads that transcript.
+        judgement = await self._judge.judge(audio, turn.reply.transcript if turn.reply is not None else None)
+        turn.draft.judgements.append(judgement)
+        self._carry_out(self.turn_taking.turn_end_judged(turn.draft.turn, offset, self._judge.finished(judgement)))
 
     def _end_turn(self, turn: Turn, offset: int, decided_by: str) -> None:
         turn.draft.end_of_turn = turn_decision(decided_by, turn.draft.judgements)

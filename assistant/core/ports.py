@@ -210,6 +210,18 @@ class TurnDetector(Protocol):
     def close(self) -> None: ...
 
 
+class WordsEndDetector(Protocol):
+    """Do the user's words so far form a finished message? Reads the transcript, off the event loop."""
+
+    name: str
+
+    async def finished(self, text: str) -> float:
+        """P(the message ends here), from the transcript (its punctuation is not trusted)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
 @dataclass
 class Engines:
     """The four engines a conversation needs, and what was picked and why."""
@@ -220,6 +232,7 @@ class Engines:
     tts: TextToSpeech
     about: tuple[EngineInfo, ...] = ()
     turn: TurnDetector | None = None  # the end-of-turn model; None: the silence hangover alone ends turns
+    words: WordsEndDetector | None = None  # the transcript's end-of-turn cue, beside the model
 
     def info(self, role: EngineRole) -> EngineInfo | None:
         return next((info for info in self.about if info.role == role), None)
@@ -230,4 +243,6 @@ class Engines:
         self.tts.close()
         if self.turn is not None:
             self.turn.close()
+        if self.words is not None:
+            await self.words.close()
         await self.llm.close()

@@ -57,6 +57,15 @@ class ToolCallRecord:
 
 
 @dataclass(frozen=True)
+class Judgement:
+    """The end-of-turn judges' answers about one pause (None: no answer), and the time they took in ms."""
+
+    sound: float | None
+    words: float | None
+    model_ms: float
+
+
+@dataclass(frozen=True)
 class TurnDecision:
     """How the end of a spoken turn was decided: by the end-of-turn model, the pause limit, the silence hangover
     or the key; the model's score at each pause of the turn (None: no answer), and its time for the last one."""
@@ -64,14 +73,15 @@ class TurnDecision:
     decided_by: str
     scores: tuple[float | None, ...] = ()
     model_ms: float | None = None
+    word_scores: tuple[float | None, ...] = ()  # the words cue's, at the same pauses
 
     @property
     def score(self) -> float | None:
         return self.scores[-1] if self.scores else None
 
     def to_json(self) -> dict[str, Any]:
-        return {"decided_by": self.decided_by, "model_ms": _round(self.model_ms),
-                "scores": [None if score is None else round(score, 3) for score in self.scores]}
+        return {"decided_by": self.decided_by, "model_ms": _round(self.model_ms), "scores": _scores(self.scores),
+                "word_scores": _scores(self.word_scores)}
 
 
 class Outcome(StrEnum):
@@ -137,7 +147,7 @@ class TurnDraft:
     stutter_gaps_ms: list[float] = field(default_factory=list)
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
     end_of_turn: TurnDecision | None = None
-    judgements: list[tuple[float | None, float]] = field(default_factory=list)  # (score, model ms) per question
+    judgements: list[Judgement] = field(default_factory=list)  # one per pause the judges were asked about
 
     def freeze(self) -> TurnRecord:
         return TurnRecord(self.turn, self.transcript, self.reply, self.outcome, self.outcome == Outcome.INTERRUPTED,
@@ -147,3 +157,7 @@ class TurnDraft:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
+
+
+def _scores(scores: tuple[float | None, ...]) -> list[float | None]:
+    return [None if score is None else round(score, 3) for score in scores]

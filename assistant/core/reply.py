@@ -34,6 +34,8 @@ class Reply:
         self.playing: list[PlayingChunk] = []  # everything queued for the speaker, in order
         self.spoken: list[PlayingChunk] = []  # the reply's own chunks (not spoken notices)
         self.user_message: Message | None = None  # the user's message, once committed into the history
+        self._heard = asyncio.Event()
+        self._transcript: str | None = None
 
     def start(self, work: Coroutine[Any, Any, None]) -> None:
         self.task = asyncio.get_running_loop().create_task(work, name=f"turn-{self.turn}")
@@ -44,6 +46,18 @@ class Reply:
         if self.task is not None:
             self.task.cancel()
         self._held.clear()
+
+    # ---- what it answers
+
+    def heard(self, transcript: str | None) -> None:
+        """The final transcript of the speech it answers is in (None: there is none)."""
+        self._transcript = transcript
+        self._heard.set()
+
+    async def transcript(self) -> str | None:
+        """The final transcript, once `heard` (the end-of-turn judges read it while the answer is still held)."""
+        await self._heard.wait()
+        return self._transcript
 
     # ---- the commit gate
 

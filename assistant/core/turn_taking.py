@@ -113,12 +113,12 @@ class TurnTaking:
             self._judge_end()
         return self._decided()
 
-    def turn_end_judged(self, turn: int, offset: int, probability: float | None) -> list[Decision]:
-        """The end-of-turn model's answer (None: it had none) about `turn` going quiet at `offset`."""
+    def turn_end_judged(self, turn: int, offset: int, finished: bool | None) -> list[Decision]:
+        """The end-of-turn judges' answer (None: they had none) about `turn` going quiet at `offset`."""
         still_quiet = offset == self._judged == self._last_voiced  # the user has not gone on since
         if turn == self.hearing and still_quiet and self.state == State.USER_SPEAKING:
-            self._judging, self._blind = False, probability is None
-            if probability is not None and probability >= self._turn.complete_threshold:
+            self._judging, self._blind = False, finished is None
+            if finished:
                 self._end_early(offset, "model")
             elif self._blind:
                 self._judged_blind()

@@ -15,6 +15,7 @@ from assistant.engines.llm.choose import load_llm
 from assistant.engines.stt import WhisperStt, load_stt
 from assistant.engines.tts_choice import load_tts
 from assistant.engines.turn_detector import SmartTurnDetector, load_turn_detector
+from assistant.engines.turn_words import WordsEndDetector, load_words_detector
 from assistant.engines.vad import SileroVad, load_vad
 from assistant.errors import UserError
 
@@ -46,13 +47,14 @@ async def load_engines(config: Config, on_ready: Callable[[EngineInfo], object] 
         on_ready(info)
         return choice.engine, info
 
-    async def end_of_turn() -> tuple[SmartTurnDetector | None, tuple[EngineInfo, ...]]:
+    async def end_of_turn() -> tuple[SmartTurnDetector | None, WordsEndDetector | None, tuple[EngineInfo, ...]]:
         detector = await turn_loader.run(load_turn_detector, config)
         if detector is None:
-            return None, ()
-        info = EngineInfo(EngineRole.TURN, detector.name)
+            return None, None, ()
+        words = await turn_loader.run(load_words_detector, config)
+        info = EngineInfo(EngineRole.TURN, detector.name + (f" + {words.name}" if words else ""))
         on_ready(info)
-        return detector, (info,)
+        return detector, words, (info,)
 
     try:
         # A TaskGroup: when one engine fails to load (a missing model), the others stop loading too.
@@ -67,5 +69,7 @@ async def load_engines(config: Config, on_ready: Callable[[EngineInfo], object] 
         loader.close()
         turn_loader.close()
     vad, stt, vad_info, stt_info = speech.result()
-    (llm_model, llm_info), (tts_engine, tts_info), (detector, turn_info) = llm.result(), tts.result(), turn.result()
-    return Engines(vad, stt, llm_model, tts_engine, (vad_info, stt_info, llm_info, tts_info, *turn_info), detector)
+    (llm_model, llm_info), (tts_engine, tts_info), (detector, words, turn_info) = (llm.result(), tts.result(),
+                                                                                 turn.result())
+    return Engines(vad, stt, llm_model, tts_engine, (vad_info, stt_info, llm_info, tts_info, *turn_info), detector,
+                   words)

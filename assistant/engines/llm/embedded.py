@@ -88,7 +88,7 @@ class EmbeddedLlm:
         engine = EngineThread("llm", Role.MODEL)
         try:
             gguf = await engine.run(resolve_gguf, config)
-            server, socket_dir = await engine.run(_start_server, gguf, config.llm.embedded)
+            server, socket_dir = await engine.run(start_server, gguf, config.llm.embedded)
         except BaseException:
             engine.close()
             raise
@@ -194,7 +194,7 @@ class EmbeddedLlm:
         shutil.rmtree(self._socket_dir, ignore_errors=True)
 
 
-def _start_server(gguf: Path, config: EmbeddedLlmConfig) -> tuple[Any, str]:
+def start_server(gguf: Path, config: EmbeddedLlmConfig) -> tuple[Any, str]:
     # OpenMP (xllamacpp links libgomp) reads this when it is first loaded: sleep, do not spin, between tokens.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import xllamacpp  # heavy: imported on first use, off the event loop

@@ -13,6 +13,7 @@ from assistant.engines.models.registry import REGISTRY, get
 from assistant.engines.models.report import human
 from assistant.engines.models.spec import ModelSpec
 from assistant.engines.models.verify import check
+from assistant.engines.turn_words import MODEL as WORDS_MODEL
 from assistant.errors import ModelError
 
 PARTS = ("vad", "stt", "llm", "tts", "turn")
@@ -24,6 +25,8 @@ def needed(config: Config, parts: Iterable[str] = PARTS) -> list[str]:
     names = ["silero-vad"] if wanted & {"vad", "stt"} else []  # the STT trims silence with the VAD
     if "turn" in wanted and config.turn.end_of_turn == "smart":
         names.append("smart-turn")
+        if config.turn.words:
+            names.append(WORDS_MODEL)
     if "stt" in wanted:
         names.append(config.stt.model)
     if "llm" in wanted and config.llm.backend != "ollama":  # `auto` falls back to the embedded model

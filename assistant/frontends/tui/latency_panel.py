@@ -91,11 +91,18 @@ class LatencyPanel(Widget):
 
 def _decision(decision: TurnDecision) -> str:
     """Why the turn ended when it did: "model 0.97 (1 of 2 checks, 98 ms)", "pause limit (0.21)", …"""
-    scores = ", ".join("—" if score is None else f"{score:.2f}" for score in decision.scores)
-    said = {"model": "the model heard it finished", "pause limit": "the longest pause was over",
+    said = {"model": "the judges found it finished", "pause limit": "the longest pause was over",
             "silence": "the silence hangover", "key": "the key"}.get(decision.decided_by, decision.decided_by)
-    detail = f"scores {scores}; model {decision.model_ms:.0f} ms" if decision.scores and decision.model_ms else ""
-    return f"{said}" + (f" ({detail})" if detail else "")
+    detail = [f"{label} {_scores(scores)}" for label, scores in (("sound", decision.scores),
+                                                                  ("words", decision.word_scores))
+              if any(score is not None for score in scores)]
+    if detail and decision.model_ms:
+        detail.append(f"{decision.model_ms:.0f} ms")
+    return said + (f" ({'; '.join(detail)})" if detail else "")
+
+
+def _scores(scores: tuple[float | None, ...]) -> str:
+    return ", ".join("—" if score is None else f"{score:.2f}" for score in scores)
 
 
 def _ms(value: float | None) -> str:
