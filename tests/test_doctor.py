@@ -67,8 +67,9 @@ def test_missing_models_and_an_ollama_without_the_model_say_what_to_run_and_exit
                      config=f'[llm]\nbackend = "ollama"\n[llm.ollama]\nhost = "{ollama.host}"\n')
     assert run.returncode == 2, run.stdout + run.stderr
     screen = unwrapped(run.stdout)
-    assert (f"PROBLEM: needed, not in {tmp_path / 'empty'}/: silero-vad, smart-turn, tiny.en, kokoro, "
-            "kokoro-voices, en_US-joe-medium") in screen  # (backend = "ollama": the embedded model is not needed)
+    # backend = "ollama": SmolLM2 is needed only as the end-of-turn words cue
+    assert (f"PROBLEM: needed, not in {tmp_path / 'empty'}/: silero-vad, smart-turn, smollm2-135m-instruct, "
+            "tiny.en, kokoro, kokoro-voices, en_US-joe-medium") in screen
     assert f"{ollama.host} answers; models pulled: qwen2.5:0.5b" in screen
     assert "PROBLEM: the configured model 'llama3.2:1b' is not pulled" in screen
     assert "speed      not measured: the engines need their models first" in screen

@@ -25,6 +25,7 @@ async def load_engines(config: Config, on_ready: Callable[[EngineInfo], object] 
     becomes ready."""
     thread_priority.configure(config.priority)
     loader, turn_loader = EngineThread("load-vad-stt", Role.MODEL), EngineThread("load-turn", Role.MODEL)
+    words_loader = EngineThread("load-words", Role.MODEL)
 
     async def speech_in() -> tuple[SileroVad, WhisperStt, EngineInfo, EngineInfo]:
         vad = await loader.run(load_vad, config)
@@ -48,10 +49,10 @@ async def load_engines(config: Config, on_ready: Callable[[EngineInfo], object] 
         return choice.engine, info
 
     async def end_of_turn() -> tuple[SmartTurnDetector | None, WordsEndDetector | None, tuple[EngineInfo, ...]]:
-        detector = await turn_loader.run(load_turn_detector, config)
+        detector, words = await asyncio.gather(turn_loader.run(load_turn_detector, config),
+                                               words_loader.run(load_words_detector, config))
         if detector is None:
             return None, None, ()
-        words = await turn_loader.run(load_words_detector, config)
         info = EngineInfo(EngineRole.TURN, detector.name + (f" + {words.name}" if words else ""))
         on_ready(info)
         return detector, words, (info,)
@@ -66,8 +67,8 @@ async def load_engines(config: Config, on_ready: Callable[[EngineInfo], object] 
     except* UserError as failures:
         raise failures.exceptions[0] from None
     finally:
-        loader.close()
-        turn_loader.close()
+        for thread in (loader, turn_loader, words_loader):
+            thread.close()
     vad, stt, vad_info, stt_info = speech.result()
     (llm_model, llm_info), (tts_engine, tts_info), (detector, words, turn_info) = (llm.result(), tts.result(),
                                                                                  turn.result())
