@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--short", action="store_true", help="a few fixtures, Piper only, with the baseline (CI)")
     bench.add_argument("--json", metavar="FILE", help="also write every number as JSON")
     bench.add_argument("--no-echo", action="store_true", help="leave out the echo section (synthesised rooms)")
+    bench.add_argument("--no-turns", action="store_true",
+                       help="leave out the turn-taking section (mid-sentence pauses, both end-of-turn policies)")
     bench.add_argument("--load", action=argparse.BooleanOptionalAction, default=None,
                        help="the scenario again with two busy processes competing for the CPU (default: on, "
                        "off with --short)")
@@ -202,7 +204,7 @@ def _bench(args: argparse.Namespace, config: Config) -> int:
     if unknown := [name for name in engines if name not in ("kokoro", "piper")]:
         raise UserError(f"--tts: unknown engine {unknown[0]!r} (expected kokoro and/or piper)")
     options = SHORT if args.short else BenchOptions(tts_engines=engines, baseline=args.baseline == "sequential",
-                                                    echo=not args.no_echo)
+                                                    echo=not args.no_echo, turns=not args.no_turns)
     if args.load is not None:
         options = dataclasses.replace(options, load=args.load)
     results = asyncio.run(run_bench(config, options, progress=lambda line: print(line, flush=True)))
