@@ -114,7 +114,10 @@ def test_a_failing_model_costs_the_turn_its_smart_end_never_the_session(config, 
 
 @pytest.fixture(scope="module")
 def words(config):
-    detector = load_words_detector(config)
+    async def load():
+        return await load_words_detector(config)
+
+    detector = asyncio.run(load())
     yield detector
     asyncio.run(detector.close())
 

@@ -25,7 +25,6 @@ async def load_engines(config: Config, on_ready: Callable[[EngineInfo], object] 
     becomes ready."""
     thread_priority.configure(config.priority)
     loader, turn_loader = EngineThread("load-vad-stt", Role.MODEL), EngineThread("load-turn", Role.MODEL)
-    words_loader = EngineThread("load-words", Role.MODEL)
 
     async def speech_in() -> tuple[SileroVad, WhisperStt, EngineInfo, EngineInfo]:
         vad = await loader.run(load_vad, config)
@@ -50,7 +49,7 @@ async def load_engines(config: Config, on_ready: Callable[[EngineInfo], object] 
 
     async def end_of_turn() -> tuple[SmartTurnDetector | None, WordsEndDetector | None, tuple[EngineInfo, ...]]:
         detector, words = await asyncio.gather(turn_loader.run(load_turn_detector, config),
-                                               words_loader.run(load_words_detector, config))
+                                               load_words_detector(config))
         if detector is None:
             return None, None, ()
         info = EngineInfo(EngineRole.TURN, detector.name + (f" + {words.name}" if words else ""))
@@ -67,8 +66,8 @@ async def load_engines(config: Config, on_ready: Callable[[EngineInfo], object] 
     except* UserError as failures:
         raise failures.exceptions[0] from None
     finally:
-        for thread in (loader, turn_loader, words_loader):
-            thread.close()
+        loader.close()
+        turn_loader.close()
     vad, stt, vad_info, stt_info = speech.result()
     (llm_model, llm_info), (tts_engine, tts_info), (detector, words, turn_info) = (llm.result(), tts.result(),
                                                                                  turn.result())

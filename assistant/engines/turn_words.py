@@ -76,9 +76,9 @@ class WordsEndDetector:
 
     name = "SmolLM2 words"
 
-    def __init__(self, model: WordsEndModel) -> None:
+    def __init__(self, model: WordsEndModel, thread: EngineThread) -> None:
         self._model = model
-        self._thread = EngineThread("turn-words", Role.MODEL)
+        self._thread = thread
 
     async def finished(self, text: str) -> float:
         return await self._thread.run(self._model.probability, text)
@@ -88,13 +88,22 @@ class WordsEndDetector:
         self._thread.close()
 
 
-def load_words_detector(config: Config) -> WordsEndDetector | None:
-    """Blocking: the words cue, warm (its instructions are read once, then cached); None when not used."""
-    if config.turn.end_of_turn != "smart" or not config.turn.words:
-        return None
+def _load_model(config: Config) -> WordsEndModel:
     from assistant.engines.models import require
 
-    folder = require(MODEL, config.models_dir)
-    model = WordsEndModel(next(folder.glob("*.gguf")), config)
-    model.probability("hello")
-    return WordsEndDetector(model)
+    model = WordsEndModel(next(require(MODEL, config.models_dir).glob("*.gguf")), config)
+    model.probability("hello")  # warm: its instructions are read once, then cached
+    return model
+
+
+async def load_words_detector(config: Config) -> WordsEndDetector | None:
+    """The words cue, warm; None when not used. Its llama.cpp context is made, used and freed on its own thread
+    (as the embedded LLM's is: llama.cpp's threads belong to the thread that started them)."""
+    if config.turn.end_of_turn != "smart" or not config.turn.words:
+        return None
+    thread = EngineThread("turn-words", Role.MODEL)
+    try:
+        return WordsEndDetector(await thread.run(_load_model, config), thread)
+    except BaseException:
+        thread.close()
+        raise
