@@ -105,19 +105,21 @@ async def open_session(config: Config, audio: AudioPlan | None = None, *, engine
         relay.conversation = conversation
         yield Session(config, engines, microphone, capture, speaker, conversation, toolbox)
     finally:
-        if conversation is not None:
-            await conversation.close()
-        if microphone is not None:
-            microphone.close()  # the echo-cancelled one closes its capture too
-        if speaker is not None:
-            speaker.close()
-            if audio.input_wav is not None:  # only then can it be a WAV speaker (and wav.py is loaded already)
-                from assistant.audio.wav import WavSpeaker
+        try:
+            if conversation is not None:
+                await conversation.close()
+        finally:  # a second Ctrl+C cancels the closing itself: the devices and engines are still let go
+            if microphone is not None:
+                microphone.close()  # the echo-cancelled one closes its capture too
+            if speaker is not None:
+                speaker.close()
+                if audio.input_wav is not None:  # only then can it be a WAV speaker (and wav.py is loaded already)
+                    from assistant.audio.wav import WavSpeaker
 
-                if isinstance(speaker, WavSpeaker):  # it writes its file last, once everything has played
-                    await asyncio.to_thread(speaker.save)
-        if own_engines and engines is not None:
-            await engines.close()
+                    if isinstance(speaker, WavSpeaker):  # it writes its file last, once everything has played
+                        await asyncio.to_thread(speaker.save)
+            if own_engines and engines is not None:
+                await engines.close()
 
 
 def load_toolbox(config: Config, keep_timers: bool) -> Toolbox:
