@@ -118,6 +118,8 @@ async def open_session(config: Config, audio: AudioPlan | None = None, *, engine
 
                     if isinstance(speaker, WavSpeaker):  # it writes its file last, once everything has played
                         await asyncio.to_thread(speaker.save)
+            if played is not None:
+                played.close()  # the speaker's stream may outlive the session (its close is not waited for)
             if own_engines and engines is not None:
                 await engines.close()
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import dataclasses
+import signal
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ from assistant.engines.loading import load_engines
 from assistant.errors import UserError
 from assistant.session import open_session
 from tests.pulse import play_into_mic, record_speaker
-from tests.util import REPO
+from tests.util import REPO, isolated_config
 
 pytestmark = pytest.mark.usefixtures("audio_devices")
 LOUD = 0.02  # |sample| that counts as the assistant's voice in the speaker recording
@@ -195,3 +196,24 @@ def test_push_to_talk_on_real_devices(config, engines, question_voice):
     turn = asyncio.run(on_devices(config, engines, body))
     assert turn.outcome == "replied"
     assert word_error_rate("How many legs does a spider have?", turn.transcript) <= 0.2, turn.transcript
+
+
+@pytest.mark.parametrize("interrupts", [1, 2])  # 2: as `timeout -s INT` sends it, or a user pressing Ctrl+C twice
+def test_quitting_listen_with_ctrl_c_prints_bye_and_no_leak_report(tmp_path, interrupts):
+    config = isolated_config(tmp_path, tts='engine = "piper"')
+    listen = subprocess.Popen([sys.executable, "-m", "assistant", "--config", str(config), "listen"], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert listen.stdout is not None
+        for line in listen.stdout:
+            if line.startswith("listening"):
+                break
+        time.sleep(0.5)  # the speaker has played (silence) through its resampler by now
+        for _ in range(interrupts):
+            listen.send_signal(signal.SIGINT)
+        out, err = listen.communicate(timeout=30)
+    finally:
+        listen.kill()
+    assert "leaked" not in err, err
+    if interrupts == 1:
+        assert listen.returncode == 0 and out.strip().endswith("bye") and "Traceback" not in err, (out, err)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -11,6 +13,7 @@ from assistant.audio.echo_cancelled_microphone import REFRAME_LAG, EchoCancelled
 from assistant.audio.echo_path import EchoPath
 from assistant.audio.played_audio import PlayedAudio
 from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE, MicFrame
+from tests.util import REPO
 
 T0 = 1000.0  # a monotonic time at which input sample 0 was captured
 
@@ -43,6 +46,16 @@ def test_played_audio_at_another_rate_is_resampled_in_place():
     expected = np.sin(2 * np.pi * 440 * np.arange(SAMPLE_RATE) / SAMPLE_RATE)
     got = played.read(T0, SAMPLE_RATE)
     assert np.abs(got[100:-100] - expected[100:-100]).max() < 0.05  # in time with the original, within a sample
+
+
+def test_a_resampling_reference_still_held_at_exit_is_not_reported_as_leaked():
+    # As when the speaker stream's close has not run yet, or a second Ctrl+C cut the session's cleanup short: a
+    # thread still holds the reference (and so its soxr resampler) when the interpreter exits.
+    code = ("import threading, time\nimport numpy as np\nfrom assistant.audio.played_audio import PlayedAudio\n"
+            "played = PlayedAudio()\nplayed.write(np.zeros(240, np.float32), 24000, time.monotonic())\n"
+            "threading.Thread(target=lambda held: time.sleep(60), args=(played,), daemon=True).start()\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert run.returncode == 0 and run.stderr == "", run.stderr
 
 
 class _Frames:

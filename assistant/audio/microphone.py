@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import soxr
 
 from assistant.audio.control_thread import ControlThread
 from assistant.audio.devices import PORTAUDIO_TIMEOUT_S, LossNotices, sounddevice
 from assistant.audio.pulse_route import Source
+from assistant.audio.resampling import StreamResampler
 from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE, MicFrame
 from assistant.errors import UserError
 
@@ -35,7 +35,7 @@ class _Opened:
     """A microphone stream just opened and started, for the event loop to take into use."""
 
     stream: Any
-    resampler: Any
+    resampler: StreamResampler | None
     device: int | None
 
 
@@ -60,7 +60,7 @@ class DeviceMicrophone:
         self._queue: asyncio.Queue[tuple[int, np.ndarray, float]] = asyncio.Queue(MIC_QUEUE_BLOCKS)
         self._stream: Any = None
         self._generation = 0  # bumped on each reopen: blocks of a dropped stream are ignored
-        self._resampler: Any = None
+        self._resampler: StreamResampler | None = None
         self._lost_at: float | None = None
         self._tasks: set[asyncio.Task] = set()
         self._control = ControlThread("mic-control")
@@ -113,7 +113,7 @@ class DeviceMicrophone:
                 if device is candidates[-1]:
                     raise
         rate = int(stream.samplerate)
-        resampler = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32") if rate != SAMPLE_RATE else None
+        resampler = StreamResampler(rate, SAMPLE_RATE) if rate != SAMPLE_RATE else None
         return _Opened(stream, resampler, device)
 
     def _use(self, opened: _Opened | None) -> None:
@@ -157,7 +157,7 @@ class DeviceMicrophone:
                     elif gap < MIC_GAP_S * SAMPLE_RATE:
                         gap = 0
                     if self._resampler is not None:
-                        block = self._resampler.resample_chunk(block)
+                        block = self._resampler.resample(block)
                     if self.muted_by:
                         block = np.zeros_like(block)
                     pending = np.concatenate([pending, np.zeros(max(0, gap), np.float32), block])
@@ -250,6 +250,8 @@ class DeviceMicrophone:
         if self._stream is not None:
             self._control.submit(self._stream.close)  # not waited for: a dead server may never answer
             self._stream = None
+        if self._resampler is not None:
+            self._resampler.close()
         self._control.close()
 
 

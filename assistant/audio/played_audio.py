@@ -12,8 +12,8 @@ import threading
 from collections.abc import Callable
 
 import numpy as np
-import soxr
 
+from assistant.audio.resampling import StreamResampler
 from assistant.core.types import SAMPLE_RATE
 
 KEEP_S = 4.0  # history kept: the longest echo path anyone reads back, with room to spare
@@ -30,7 +30,7 @@ class PlayedAudio:
         self._end: int | None = None  # timeline index one past the last sample written
         self._lock = threading.Lock()
         self._rate: int | None = None
-        self._resampler: soxr.ResampleStream | None = None
+        self._resampler: StreamResampler | None = None
         # A speaker that plays on demand (the WAV speaker) sets this to bring what it has played up to now.
         self.catch_up: Callable[[], None] = lambda: None
 
@@ -40,9 +40,9 @@ class PlayedAudio:
             # "QQ" (cubic) resamples each block with a one-sample delay; the better filters hold back ~30 ms and
             # release it in bursts, which would make the reference late, the one thing an echo canceller cannot use
             self._rate = rate
-            self._resampler = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32", quality="QQ")
+            self._resampler = StreamResampler(rate, SAMPLE_RATE, quality="QQ")
         assert self._resampler is not None
-        audio = samples if rate == SAMPLE_RATE else self._resampler.resample_chunk(samples)
+        audio = samples if rate == SAMPLE_RATE else self._resampler.resample(samples)
         at = round(play_at * SAMPLE_RATE)
         with self._lock:
             if self._end is None or abs(at - self._end) > JITTER_S * SAMPLE_RATE:
@@ -50,6 +50,11 @@ class PlayedAudio:
             assert self._end is not None
             self._put(self._end, audio)
             self._end += len(audio)
+
+    def close(self) -> None:
+        """Let go of the resampler now; a device stream's callback may go on writing (ignored) until it closes."""
+        if self._resampler is not None:
+            self._resampler.close()
 
     def _restart_at(self, at: int) -> None:
         if self._end is not None and at > self._end:  # a gap: what played there was silence

@@ -24,16 +24,21 @@ async def load_engines(config: Config, on_ready: Callable[[EngineInfo], object] 
     """Load VAD, STT, LLM, TTS and the end-of-turn model concurrently, each on a loader thread; reports each as it
     becomes ready."""
     thread_priority.configure(config.priority)
-    loader, turn_loader = EngineThread("load-vad-stt", Role.MODEL), EngineThread("load-turn", Role.MODEL)
+    # VAD and STT on loaders of their own: one after the other, they were the longest path to "listening"
+    vad_loader, stt_loader = EngineThread("load-vad", Role.MODEL), EngineThread("load-stt", Role.MODEL)
+    turn_loader = EngineThread("load-turn", Role.MODEL)
 
-    async def speech_in() -> tuple[SileroVad, WhisperStt, EngineInfo, EngineInfo]:
-        vad = await loader.run(load_vad, config)
-        vad_info = EngineInfo(EngineRole.VAD, "Silero")
-        on_ready(vad_info)
-        stt = await loader.run(load_stt, config)
-        stt_info = EngineInfo(EngineRole.STT, f"Whisper {config.stt.model}", config.stt.method)
-        on_ready(stt_info)
-        return vad, stt, vad_info, stt_info
+    async def voice_activity() -> tuple[SileroVad, EngineInfo]:
+        vad = await vad_loader.run(load_vad, config)
+        info = EngineInfo(EngineRole.VAD, "Silero")
+        on_ready(info)
+        return vad, info
+
+    async def speech_to_text() -> tuple[WhisperStt, EngineInfo]:
+        stt = await stt_loader.run(load_stt, config)
+        info = EngineInfo(EngineRole.STT, f"Whisper {config.stt.model}", config.stt.method)
+        on_ready(info)
+        return stt, info
 
     async def language() -> tuple[LanguageModel, EngineInfo]:
         choice = await load_llm(config)
@@ -59,16 +64,16 @@ async def load_engines(config: Config, on_ready: Callable[[EngineInfo], object] 
     try:
         # A TaskGroup: when one engine fails to load (a missing model), the others stop loading too.
         async with asyncio.TaskGroup() as group:
-            speech = group.create_task(speech_in())
+            vad_task, stt_task = group.create_task(voice_activity()), group.create_task(speech_to_text())
             llm = group.create_task(language())
             tts = group.create_task(speech_out())
             turn = group.create_task(end_of_turn())
     except* UserError as failures:
         raise failures.exceptions[0] from None
     finally:
-        loader.close()
-        turn_loader.close()
-    vad, stt, vad_info, stt_info = speech.result()
+        for thread in (vad_loader, stt_loader, turn_loader):
+            thread.close()
+    (vad, vad_info), (stt, stt_info) = vad_task.result(), stt_task.result()
     (llm_model, llm_info), (tts_engine, tts_info), (detector, words, turn_info) = (llm.result(), tts.result(),
                                                                                  turn.result())
     return Engines(vad, stt, llm_model, tts_engine, (vad_info, stt_info, llm_info, tts_info, *turn_info), detector,
