@@ -14,7 +14,7 @@ from assistant.core.records import Judgement, Stage
 from assistant.core.turn_judge import TurnJudge
 from assistant.core.types import SAMPLE_RATE
 from assistant.engines.turn_detector import load_smart_turn_model, load_turn_detector
-from assistant.engines.turn_words import load_words_detector
+from assistant.engines.turn_words import start_words_detector
 from tests.scripted import ScriptedLlm, ScriptedStt, ScriptedTts, converse, fast_config
 
 QUIET_AFTER_S = 0.2  # the model is asked after a short silence
@@ -115,7 +115,9 @@ def test_a_failing_model_costs_the_turn_its_smart_end_never_the_session(config, 
 @pytest.fixture(scope="module")
 def words(config):
     async def load():
-        return await load_words_detector(config)
+        detector = start_words_detector(config)
+        await detector.finished("hello")  # loaded
+        return detector
 
     detector = asyncio.run(load())
     yield detector

@@ -15,7 +15,7 @@ from assistant.engines.llm.choose import load_llm
 from assistant.engines.stt import WhisperStt, load_stt
 from assistant.engines.tts_choice import load_tts
 from assistant.engines.turn_detector import SmartTurnDetector, load_turn_detector
-from assistant.engines.turn_words import WordsEndDetector, load_words_detector
+from assistant.engines.turn_words import WordsEndDetector, start_words_detector
 from assistant.engines.vad import SileroVad, load_vad
 from assistant.errors import UserError
 
@@ -53,8 +53,17 @@ async def load_engines(config: Config, on_ready: Callable[[EngineInfo], object] 
         return choice.engine, info
 
     async def end_of_turn() -> tuple[SmartTurnDetector | None, WordsEndDetector | None, tuple[EngineInfo, ...]]:
-        detector, words = await asyncio.gather(turn_loader.run(load_turn_detector, config),
-                                               load_words_detector(config))
+        words = start_words_detector(config)  # on its own thread, beside Smart Turn
+        try:
+            detector = await turn_loader.run(load_turn_detector, config)
+            if words is not None:
+                # Waited for here, not later: making its llama.cpp context holds the GIL ~0.3 s, which must not
+                # stall a running conversation.
+                await words.loaded()
+        except BaseException:  # this or another engine failed to load: let its llama.cpp context go
+            if words is not None:
+                await words.close()
+            raise
         if detector is None:
             return None, None, ()
         info = EngineInfo(EngineRole.TURN, detector.name + (f" + {words.name}" if words else ""))

@@ -11,6 +11,7 @@ It runs its own small llama.cpp context, never the reply's: the reply is being g
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import math
@@ -72,20 +73,36 @@ class WordsEndModel:
 
 
 class WordsEndDetector:
-    """The words cue as an engine: each question on its own thread, never the event loop."""
+    """The words cue as an engine: loaded, asked and freed on its own thread, never the event loop (llama.cpp's
+    threads belong to the thread that started them). A question asked while it loads waits for it."""
 
     name = "SmolLM2 words"
 
-    def __init__(self, model: WordsEndModel, thread: EngineThread) -> None:
-        self._model = model
-        self._thread = thread
+    def __init__(self, config: Config) -> None:
+        self._thread = EngineThread("turn-words", Role.MODEL)
+        self._model = asyncio.ensure_future(self._thread.run(_load_model, config))
+
+    async def loaded(self) -> None:
+        """Once the model is in (its loading error, if any, raised here)."""
+        await self._loaded()
 
     async def finished(self, text: str) -> float:
-        return await self._thread.run(self._model.probability, text)
+        return await self._thread.run((await self._loaded()).probability, text)
 
     async def close(self) -> None:
-        await self._thread.run(self._model.close)  # llama.cpp's threads are joined there, not on the event loop
-        self._thread.close()
+        try:
+            model = await self._loaded()
+        except Exception:  # it never loaded: nothing to free
+            pass
+        else:
+            await self._thread.run(model.close)  # llama.cpp's threads are joined there, not on the event loop
+        finally:
+            self._thread.close()
+
+    async def _loaded(self) -> WordsEndModel:
+        if self._model.done():
+            return self._model.result()
+        return await asyncio.shield(self._model)  # a question that times out must not cancel the loading
 
 
 def _load_model(config: Config) -> WordsEndModel:
@@ -96,14 +113,8 @@ def _load_model(config: Config) -> WordsEndModel:
     return model
 
 
-async def load_words_detector(config: Config) -> WordsEndDetector | None:
-    """The words cue, warm; None when not used. Its llama.cpp context is made, used and freed on its own thread
-    (as the embedded LLM's is: llama.cpp's threads belong to the thread that started them)."""
+def start_words_detector(config: Config) -> WordsEndDetector | None:
+    """The words cue, starting to load; None when not used. Call it from the event loop."""
     if config.turn.end_of_turn != "smart" or not config.turn.words:
         return None
-    thread = EngineThread("turn-words", Role.MODEL)
-    try:
-        return WordsEndDetector(await thread.run(_load_model, config), thread)
-    except BaseException:
-        thread.close()
-        raise
+    return WordsEndDetector(config)
