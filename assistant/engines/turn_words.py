@@ -17,7 +17,6 @@ import json
 import math
 import re
 import shutil
-from pathlib import Path
 from typing import Any
 
 from assistant.config import Config
@@ -43,9 +42,11 @@ def bare_words(text: str) -> str:
 class WordsEndModel:
     """Blocking: P(the words end the message), on a private llama.cpp context."""
 
-    def __init__(self, gguf: Path, config: Config) -> None:
+    def __init__(self, config: Config) -> None:
         from assistant.engines.llm.embedded import start_server
+        from assistant.engines.models import require
 
+        gguf = next(require(MODEL, config.models_dir).glob("*.gguf"))
         settings = dataclasses.replace(config.llm.embedded, context_tokens=_CONTEXT_TOKENS, threads=1)
         self._server: Any
         self._server, self._socket_dir = start_server(gguf, settings)
@@ -80,7 +81,15 @@ class WordsEndDetector:
 
     def __init__(self, config: Config) -> None:
         self._thread = EngineThread("turn-words", Role.MODEL)
-        self._model = asyncio.ensure_future(self._thread.run(_load_model, config))
+        self._model = asyncio.ensure_future(self._thread.run(WordsEndModel, config))
+        self._model.add_done_callback(self._warm_up)
+
+    def _warm_up(self, loading: asyncio.Future[WordsEndModel]) -> None:
+        """Read its instructions once (then cached) after `loaded()`: it releases the GIL, unlike the loading, so
+        it may overlap a running conversation; a first question simply waits behind it on the thread."""
+        if not loading.cancelled() and loading.exception() is None:
+            warming = asyncio.ensure_future(self._thread.run(loading.result().probability, "hello"))
+            warming.add_done_callback(lambda job: job.cancelled() or job.exception())  # its failure: seen when asked
 
     async def loaded(self) -> None:
         """Once the model is in (its loading error, if any, raised here)."""
@@ -103,14 +112,6 @@ class WordsEndDetector:
         if self._model.done():
             return self._model.result()
         return await asyncio.shield(self._model)  # a question that times out must not cancel the loading
-
-
-def _load_model(config: Config) -> WordsEndModel:
-    from assistant.engines.models import require
-
-    model = WordsEndModel(next(require(MODEL, config.models_dir).glob("*.gguf")), config)
-    model.probability("hello")  # warm: its instructions are read once, then cached
-    return model
 
 
 def start_words_detector(config: Config) -> WordsEndDetector | None:
