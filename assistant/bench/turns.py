@@ -53,8 +53,7 @@ async def bench_turn_taking(config: Config, engines: Engines, questions: list[Qu
             decisions = [t.end_of_turn for t in result.turns if t.end_of_turn]
             decided_by.update(decision.decided_by for decision in decisions)
             scores = " ".join(f"{sound:.2f}/{words:.2f}" if words is not None else f"{sound:.2f}"
-                              for d in decisions for sound, words in zip(d.scores, d.word_scores or
-                                                                         (None,) * len(d.scores), strict=True)
+                              for d in decisions for sound, words in zip(d.scores, d.word_scores, strict=True)
                               if sound is not None)
             progress(f"    {'PREMATURE' if early else 'waited   '} {paused_input.pause_ms:4d} ms pause  "
                      f"{paused_input.words[0]!r} … {paused_input.words[1]!r}  (scores {scores or '-'})")

@@ -19,15 +19,13 @@ import re
 import shutil
 from typing import Any
 
-from assistant.config import Config
+from assistant.config import Config, LlmConfig
 from assistant.core.thread_priority import Role
 from assistant.core.worker_thread import EngineThread
 
 MODEL = "smollm2-135m-instruct"  # its chat template is written out below: the calibration is this model's
-# The thresholds were measured with the assistant's own default instructions in front of the words.
-_SYSTEM = ("You are a friendly voice assistant. Answer in one or two short spoken sentences. Use plain words: "
-           "no lists, no markdown, no emoji.")
-_PROMPT = "<|im_start|>system\n" + _SYSTEM + "<|im_end|>\n<|im_start|>user\n{words}"
+# The thresholds were measured with the assistant's default instructions (not the user's) in front of the words.
+_PROMPT = "<|im_start|>system\n" + LlmConfig().system_prompt + "<|im_end|>\n<|im_start|>user\n{words}"
 _ENDINGS = frozenset({"<|im_end|>", "?", ".", "!", "??"})  # tokens that close what the user said
 _CANDIDATES = 50  # next tokens looked at: the endings are among them whenever they matter
 _CONTEXT_TOKENS = 256
@@ -61,7 +59,9 @@ class WordsEndModel:
             return False  # go on
 
         self._server.handle_completions(request, take)
-        answer: Any = json.loads(answers[-1]) if answers and isinstance(answers[-1], str) else (answers or [{}])[-1]
+        answer = answers[-1] if answers else {}
+        if isinstance(answer, str):
+            answer = json.loads(answer)
         try:
             candidates = answer["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
         except (KeyError, IndexError, TypeError):
