@@ -13,7 +13,7 @@ import pytest
 
 from assistant.config import Config, LlmConfig, OllamaConfig
 from assistant.core.ports import LanguageModel, LlmError
-from assistant.engines.llm.choose import load_llm
+from assistant.engines.llm.choose import load_llm, nothing_listens, ollama_address
 from assistant.engines.llm.embedded import EmbeddedLlm, resolve_gguf
 from assistant.engines.llm.fallback import FallbackLlm
 from assistant.engines.llm.ollama import OllamaLlm
@@ -285,6 +285,26 @@ def test_auto_falls_back_to_embedded_when_ollama_is_not_running(config):
     assert f"Ollama is not answering at {host}" in reason and "auto" in reason
     assert text.strip()
     assert time.monotonic() - start < 10
+
+
+@pytest.mark.parametrize(("host", "address"), [
+    ("http://127.0.0.1:11434", ("127.0.0.1", 11434)),
+    ("127.0.0.1", ("127.0.0.1", 11434)),  # as Ollama's client reads a bare host
+    ("localhost:8080", ("localhost", 8080)),
+    ("http://example.com", ("example.com", 80)),
+    ("https://example.com", ("example.com", 443)),
+    ("http://[::1]:11434", ("::1", 11434)),
+])
+def test_the_ollama_host_is_read_as_its_client_reads_it(host, address):
+    assert ollama_address(host) == address
+
+
+def test_only_a_refused_connection_skips_the_ollama_client(standin):
+    """Auto skips loading Ollama's client (~0.2 s of a launch) only when nothing listens at all; anything else is
+    left to the client's own probe, which says what is wrong."""
+    assert asyncio.run(nothing_listens(closed_port_host(), 1.0))
+    assert not asyncio.run(nothing_listens(standin.host, 1.0))
+    assert not asyncio.run(nothing_listens("http://no-such-host.invalid:11434", 1.0))
 
 
 def test_auto_falls_back_to_embedded_when_ollama_lacks_the_model(config, standin):

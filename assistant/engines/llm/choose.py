@@ -10,13 +10,14 @@ generator suspended until the garbage collector closes it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from assistant.config import Config
 from assistant.core.ports import LanguageModel, LlmError
 from assistant.engines.llm.embedded import EmbeddedLlm
-from assistant.engines.llm.fallback import FallbackLlm
-from assistant.engines.llm.ollama import OllamaLlm
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,13 @@ async def load_llm(config: Config) -> LlmChoice:
     if llm.backend == "embedded":
         model = await EmbeddedLlm.load(config)
         return LlmChoice(model, "backend = embedded")
+
+    if llm.backend == "auto" and await nothing_listens(llm.ollama.host, llm.ollama.connect_timeout_s):
+        why_not = f"Ollama is not answering at {llm.ollama.host}"
+        return LlmChoice(await EmbeddedLlm.load(config), f"auto: {why_not}", fallback=why_not)
+    # Imported only now: httpx, pydantic and the client take ~0.2 s of a launch's CPU (and hold the GIL meanwhile).
+    from assistant.engines.llm.fallback import FallbackLlm
+    from assistant.engines.llm.ollama import OllamaLlm
 
     ollama_llm = await asyncio.to_thread(OllamaLlm, llm)  # building the httpx client reads CA files: ~25 ms
     try:
@@ -61,3 +69,29 @@ async def load_llm(config: Config) -> LlmChoice:
     await ollama_llm.close()
     model = await EmbeddedLlm.load(config)
     return LlmChoice(model, f"auto: {why_not}", fallback=why_not)
+
+
+def ollama_address(host: str) -> tuple[str, int]:
+    """Where `[llm.ollama] host` points, read as Ollama's client reads it: a bare host means port 11434."""
+    with_scheme = "://" in host
+    parts = urlsplit(host if with_scheme else f"http://{host}")
+    default_port = (443 if parts.scheme == "https" else 80) if with_scheme else 11434
+    return parts.hostname or "127.0.0.1", parts.port or default_port
+
+
+async def nothing_listens(host: str, timeout_s: float) -> bool:
+    """True only if the connection is refused: no Ollama there, and no need to load its client to find out. Any
+    other outcome (it connects, it is slow, the name does not resolve) is left to the client's probe, which says
+    what is wrong."""
+    try:
+        address = ollama_address(host)
+        async with asyncio.timeout(timeout_s):
+            _, writer = await asyncio.open_connection(*address)
+    except OSError as error:
+        return error.errno == errno.ECONNREFUSED
+    except (TimeoutError, ValueError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return False

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -25,6 +26,8 @@ from assistant.core.worker_thread import EngineThread
 from assistant.engines.llm.prompt import with_system_prompt
 from assistant.engines.speech_first import SPEECH_FIRST
 from assistant.engines.stop_token import StopToken
+
+log = logging.getLogger(__name__)
 
 
 def resolve_gguf(config: Config) -> Path:
@@ -82,6 +85,7 @@ class EmbeddedLlm:
         self.last_stats: GenerationStats | None = None
         self._active: set[StopToken] = set()
         self._yield_to_speech = config.embedded.yield_to_speech
+        self._warming: asyncio.Future[None] | None = None
 
     @classmethod
     async def load(cls, config: Config) -> EmbeddedLlm:
@@ -93,11 +97,10 @@ class EmbeddedLlm:
             engine.close()
             raise
         model = cls(server, gguf, config.llm, engine, socket_dir)
-        try:
-            await model.warm_up()
-        except BaseException:
-            await model.close()
-            raise
+        # Not awaited: llama.cpp releases the GIL while it reads, so the warm-up overlaps the other engines' loading
+        # and the first moments of listening; a first question waits behind it on the engine thread.
+        model._warming = asyncio.ensure_future(model.warm_up())
+        model._warming.add_done_callback(_log_failed_warm_up)
         return model
 
     async def warm_up(self) -> None:
@@ -186,12 +189,19 @@ class EmbeddedLlm:
         """Stop any generation, then llama.cpp's threads, and free the model (on the engine thread)."""
         for token in self._active:
             token.stop()
+        if self._warming is not None:
+            self._warming.cancel()
         if self._server is not None:
             holder = [self._server]
             self._server = None
             await self.engine.run(holder.clear)  # the last reference: its destructor joins llama.cpp's threads
         self.engine.close()
         shutil.rmtree(self._socket_dir, ignore_errors=True)
+
+
+def _log_failed_warm_up(warming: asyncio.Future[None]) -> None:
+    if not warming.cancelled() and (error := warming.exception()) is not None:
+        log.warning("%s", error)  # the first question meets the same failure, and says so
 
 
 def start_server(gguf: Path, config: EmbeddedLlmConfig) -> tuple[Any, str]:
@@ -210,6 +220,11 @@ def start_server(gguf: Path, config: EmbeddedLlmConfig) -> tuple[Any, str]:
     params.n_batch = params.n_ubatch = PROMPT_BATCH_TOKENS
     params.n_threads_http = 1
     params.verbosity = -1  # silences llama.cpp's logs
+    # Not needed on a CPU, and each holds the GIL while it runs (the Server is made with it held): fitting the
+    # context to a GPU's memory loads the model once more (~0.2 s); the warm-up is the caller's own first request.
+    params.warmup = False
+    if hasattr(params, "fit_params"):  # llama.cpp's since late 2025
+        params.fit_params = False
     socket_dir = tempfile.mkdtemp(prefix="va-llm-")  # private (0700): the listener is ours alone
     if len(socket_dir) > 90:  # Unix socket paths are limited to ~108 bytes
         shutil.rmtree(socket_dir, ignore_errors=True)
