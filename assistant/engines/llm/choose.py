@@ -41,8 +41,8 @@ async def load_llm(config: Config) -> LlmChoice:
         return LlmChoice(model, "backend = embedded")
 
     if llm.backend == "auto" and await nothing_listens(llm.ollama.host, llm.ollama.connect_timeout_s):
-        why_not = f"Ollama is not answering at {llm.ollama.host}"
-        return LlmChoice(await EmbeddedLlm.load(config), f"auto: {why_not}", fallback=why_not)
+        refused = f"Ollama is not answering at {llm.ollama.host}"
+        return LlmChoice(await EmbeddedLlm.load(config), f"auto: {refused}", fallback=refused)
     # Imported only now: httpx, pydantic and the client take ~0.2 s of a launch's CPU (and hold the GIL meanwhile).
     from assistant.engines.llm.fallback import FallbackLlm
     from assistant.engines.llm.ollama import OllamaLlm
