@@ -8,6 +8,7 @@ import sys
 from collections.abc import AsyncIterator
 
 import numpy as np
+import pytest
 
 from assistant.audio.echo_cancelled_microphone import REFRAME_LAG, EchoCancelledMicrophone
 from assistant.audio.echo_path import EchoPath
@@ -138,3 +139,97 @@ def test_the_settling_guard_turns_down_only_the_first_second_the_speaker_plays()
         assert np.allclose(guard.process(near, playing), 0.5 * 10 ** (SettlingGuard.GUARD_DB / 20))
     assert guard.settled
     assert np.array_equal(guard.process(near, playing), near)  # settled: what the canceller gives, untouched
+
+
+class _Muted:
+    """Stands in for AEC3 so the test sees which output the VAD gets: the canceller's (zeros) or the microphone."""
+
+    def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+        return np.zeros_like(near)
+
+
+def _speech_like(seconds: float, rms_db: float, seed: int) -> np.ndarray:
+    """Noise in 100 ms bursts with short gaps, like words: loud enough to count as the speaker playing."""
+    rng = np.random.default_rng(seed)
+    audio = rng.normal(0, 10 ** (rms_db / 20), int(seconds * SAMPLE_RATE)).astype(np.float32)
+    gaps = (np.arange(len(audio)) // 1600) % 4 == 3  # every fourth 100 ms is a gap between words
+    audio[gaps] *= 0.01
+    return audio
+
+
+def _run_bypass(near: np.ndarray, far: np.ndarray) -> tuple[np.ndarray, list[bool]]:
+    """The bypass fed as the canceller thread feeds it (blocks of 320 samples): its output, and its verdict after
+    each block."""
+    from assistant.audio.echo_presence import EchoFreeBypass
+
+    bypass = EchoFreeBypass(_Muted())
+    out, verdicts = [], []
+    for start in range(0, len(near) - 319, 320):
+        out.append(bypass.process(near[start:start + 320], far[start:start + 320]))
+        verdicts.append(bypass.presence.echo_free)
+    return np.concatenate(out), verdicts
+
+
+def _session(reply: np.ndarray, echo_gain_db: float | None, user: np.ndarray | None = None,
+             seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(microphone, reference): 1 s of a quiet room (-60 dBFS), a question (if `user`), then the reply playing;
+    the microphone hears the room, the user, and the reply through a 30 ms echo path if `echo_gain_db`."""
+    rng = np.random.default_rng(seed)
+    lead = SAMPLE_RATE if user is None else SAMPLE_RATE + len(user)
+    far = np.concatenate([np.zeros(lead, dtype=np.float32), reply])
+    near = rng.normal(0, 10 ** (-60 / 20), len(far)).astype(np.float32)
+    if user is not None:
+        near[SAMPLE_RATE:SAMPLE_RATE + len(user)] += user
+    if echo_gain_db is not None:
+        delay = int(0.03 * SAMPLE_RATE)
+        near[delay:] += far[:-delay] * 10 ** (echo_gain_db / 20)
+    return near, far
+
+
+def test_with_no_echo_path_the_vad_soon_hears_the_microphone_itself():
+    near, far = _session(_speech_like(2.0, -20, seed=1), echo_gain_db=None)
+    out, verdicts = _run_bypass(near, far)
+    reply_start = SAMPLE_RATE // 320
+    assert not any(verdicts[:reply_start + 10])  # no verdict before the reply has played a while
+    freed = verdicts.index(True) * 320 / SAMPLE_RATE - 1.0
+    assert freed <= 0.6, freed  # 0.3 s of loud sound, its gaps between words besides
+    assert all(verdicts[verdicts.index(True):])
+    assert np.array_equal(out[-SAMPLE_RATE:], near[len(out) - SAMPLE_RATE:len(out)])  # the microphone, untouched
+
+
+@pytest.mark.parametrize("echo_gain_db", [0.0, -6.0, -30.0])
+def test_an_echo_path_keeps_the_canceller_in(echo_gain_db):
+    near, far = _session(_speech_like(3.0, -20, seed=2), echo_gain_db)
+    out, verdicts = _run_bypass(near, far)
+    assert not any(verdicts)
+    assert not out.any()  # the canceller's output all along
+
+
+def test_a_user_talking_before_and_over_the_first_reply_keeps_the_canceller_in():
+    """A question just before the reply fills the quiet history; talking over the reply raises the microphone."""
+    question = _speech_like(3.0, -25, seed=3)
+    near, far = _session(_speech_like(1.0, -20, seed=4), echo_gain_db=-20.0, user=question)
+    assert not any(_run_bypass(near, far)[1])
+    user_over_reply = np.concatenate([np.zeros(SAMPLE_RATE, dtype=np.float32), _speech_like(1.0, -25, seed=5)])
+    near, far = _session(_speech_like(1.0, -20, seed=6), echo_gain_db=None)
+    near[-len(user_over_reply):] += user_over_reply[-len(near):][: len(near)]
+    assert not any(_run_bypass(near, far)[1])
+
+
+def test_an_echo_path_that_appears_brings_the_canceller_back_within_a_window():
+    """Headphones unplugged mid-session: the next 0.3 s of loud sound show the echo."""
+    from assistant.audio.echo_presence import EchoFreeBypass, EchoPresence
+
+    free_near, free_far = _session(_speech_like(2.0, -20, seed=7), echo_gain_db=None)
+    echo_near, echo_far = _session(_speech_like(2.0, -20, seed=8), echo_gain_db=-10.0)
+    bypass = EchoFreeBypass(_Muted())
+    for near, far in ((free_near, free_far), (echo_near[SAMPLE_RATE:], echo_far[SAMPLE_RATE:])):
+        verdicts = []
+        for start in range(0, len(near) - 319, 320):
+            bypass.process(near[start:start + 320], far[start:start + 320])
+            verdicts.append(bypass.presence.echo_free)
+        if near is free_near:
+            assert verdicts[-1]
+    back = verdicts.index(False) * 320 / SAMPLE_RATE
+    assert back <= 2 * EchoPresence.WINDOW_FRAMES * 0.01 / 0.75, back  # one window, or two if it straddles
+    assert not any(verdicts[verdicts.index(False):])
