@@ -45,13 +45,19 @@ def test_the_optimised_graph_is_kept_and_answers_the_same(silero_file, jfk):
     assert max(second) > 0.9 and min(second) < 0.1  # it really hears the speech, and the silence before it
 
 
-def test_a_changed_model_gets_its_own_copy(silero_file):
+def test_a_changed_model_gets_its_own_copy_and_the_old_one_goes(silero_file, tmp_path):
+    elsewhere = tmp_path / "elsewhere" / silero_file.name  # the same model in another folder: a copy of its own
+    elsewhere.parent.mkdir()
+    shutil.copy2(silero_file, elsewhere)
+    onnx_session(elsewhere, 1)
     onnx_session(silero_file, 1)
     before = optimised_copy(silero_file)
     os.utime(silero_file, ns=(silero_file.stat().st_atime_ns, silero_file.stat().st_mtime_ns + 10**9))
     assert optimised_copy(silero_file) != before
     onnx_session(silero_file, 1)
     assert optimised_copy(silero_file).is_file()
+    assert not before.exists()  # replaced, not piled up
+    assert optimised_copy(elsewhere).is_file()  # the other folder's copy is left alone
 
 
 def test_a_broken_copy_is_made_again(silero_file, jfk):

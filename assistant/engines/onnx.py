@@ -40,6 +40,7 @@ def onnx_session(path: Path, threads: int) -> ort.InferenceSession:
     try:
         session = _session(path, threads, save_to=Path(saving))
         os.replace(saving, optimised)  # whole or not at all, even with two launches at once
+        _drop_older(path, optimised)
         return session
     except Exception:  # it could not be saved (a full disk): as before; a broken model raises here again
         return _session(path, threads)
@@ -49,13 +50,25 @@ def onnx_session(path: Path, threads: int) -> ort.InferenceSession:
 
 
 def optimised_copy(path: Path) -> Path:
+    """Named by the model file's place, then by what the optimised graph depends on: a model replaced in place
+    (a new mtime) or a new ONNX Runtime gets a new copy, and the one before it is deleted (`_drop_older`)."""
     from platformdirs import user_cache_path  # honours XDG_CACHE_HOME
 
     stat = path.stat()
-    identity = "|".join([str(path.resolve()), str(stat.st_size), str(stat.st_mtime_ns), ort.__version__,
-                         platform.machine(), cpu_model()])
-    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
-    return user_cache_path("voice-assistant", appauthor=False) / "onnx" / f"{path.stem}-{digest}.onnx"
+    build = "|".join([str(stat.st_size), str(stat.st_mtime_ns), ort.__version__, platform.machine(), cpu_model()])
+    name = f"{_place(path)}-{hashlib.sha256(build.encode()).hexdigest()[:12]}.onnx"
+    return user_cache_path("voice-assistant", appauthor=False) / "onnx" / name
+
+
+def _place(path: Path) -> str:
+    return f"{path.stem}-{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]}"
+
+
+def _drop_older(path: Path, kept: Path) -> None:
+    for older in kept.parent.glob(f"{_place(path)}-*.onnx"):
+        if older != kept:
+            with contextlib.suppress(OSError):
+                older.unlink()
 
 
 def _session(path: Path, threads: int,
