@@ -27,6 +27,14 @@ def user_state_dir() -> Path:
     return user_state_path(APP_NAME, appauthor=False)
 
 
+def user_cache_dir() -> Path:
+    """Where the assistant keeps what it can always make again (measurements, optimised model graphs):
+    `$XDG_CACHE_HOME/voice-assistant`, else ~/.cache/voice-assistant (the platform's own folder elsewhere)."""
+    from platformdirs import user_cache_path
+
+    return user_cache_path(APP_NAME, appauthor=False)
+
+
 def checkout_models_dir() -> Path | None:
     """A clone (an editable install) whose `models/` already holds model folders keeps using them, wherever the
     command runs from; a wheel install has no pyproject.toml beside the package, so never matches."""

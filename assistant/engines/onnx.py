@@ -19,6 +19,7 @@ from pathlib import Path
 import onnxruntime as ort
 
 from assistant.machine import cpu_model
+from assistant.paths import user_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +53,10 @@ def onnx_session(path: Path, threads: int) -> ort.InferenceSession:
 def optimised_copy(path: Path) -> Path:
     """Named by the model file's place, then by what the optimised graph depends on: a model replaced in place
     (a new mtime) or a new ONNX Runtime gets a new copy, and the one before it is deleted (`_drop_older`)."""
-    from platformdirs import user_cache_path  # honours XDG_CACHE_HOME
-
     stat = path.stat()
     build = "|".join([str(stat.st_size), str(stat.st_mtime_ns), ort.__version__, platform.machine(), cpu_model()])
     name = f"{_place(path)}-{hashlib.sha256(build.encode()).hexdigest()[:12]}.onnx"
-    return user_cache_path("voice-assistant", appauthor=False) / "onnx" / name
+    return user_cache_dir() / "onnx" / name
 
 
 def _place(path: Path) -> str:

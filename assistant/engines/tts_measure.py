@@ -23,6 +23,7 @@ from assistant.config import Config
 from assistant.core.ports import LanguageModel
 from assistant.engines.tts import OnnxVoice, load_kokoro, load_piper
 from assistant.machine import cpu_model
+from assistant.paths import user_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +42,7 @@ class TtsMeasurement:
 
 
 def cache_path() -> Path:
-    from platformdirs import user_cache_path  # honours XDG_CACHE_HOME
-
-    return user_cache_path("voice-assistant", appauthor=False) / "tts-measurements.json"
+    return user_cache_dir() / "tts-measurements.json"
 
 
 def cache_key(config: Config, engine: str) -> str:
