@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from assistant.config import Config, LlmConfig, OllamaConfig
-from assistant.core.ports import LanguageModel, LlmError
+from assistant.core.ports import LanguageModel, LlmDeadlines, LlmError
 from assistant.engines.llm.choose import load_llm, nothing_listens, ollama_address
 from assistant.engines.llm.embedded import EmbeddedLlm, resolve_gguf
 from assistant.engines.llm.fallback import FallbackLlm
@@ -40,11 +40,11 @@ def closed_port_host() -> str:
 
 
 def llm_config(config: Config, host: str, *, backend: str = "ollama", model: str = MODEL,
-               max_tokens: int = 120) -> Config:
+               max_tokens: int = 120, token_timeout_s: float = FAULT_TIMEOUT_S) -> Config:
     ollama = OllamaConfig(host=host, model=model, connect_timeout_s=FAULT_TIMEOUT_S)
     return dataclasses.replace(config, llm=LlmConfig(backend=backend, max_tokens=max_tokens, ollama=ollama,
-                                                     first_token_timeout_s=FAULT_TIMEOUT_S,
-                                                     token_timeout_s=FAULT_TIMEOUT_S))
+                                                     first_token_timeout_s=token_timeout_s,
+                                                     token_timeout_s=token_timeout_s))
 
 
 async def collect(model: LanguageModel, messages: list[dict[str, str]], into: list[str]) -> list[str]:
@@ -271,7 +271,8 @@ def test_auto_falls_back_to_embedded_when_ollama_is_not_running(config):
     host = closed_port_host()
 
     async def main() -> tuple[LanguageModel, str, str]:
-        choice = await load_llm(llm_config(config, host, backend="auto"))
+        # The embedded model's own limits (not the fault tests' half second): a busy machine must not fail this
+        choice = await load_llm(llm_config(config, host, backend="auto", token_timeout_s=5.0))
         model, reason = choice.model, choice.why
         try:
             text = "".join(await collect(model, QUESTION, []))
@@ -401,6 +402,31 @@ def test_embedded_stops_generating_within_a_token_and_answers_again(embedded, ho
     assert text.strip()
     assert embedded.last_stats is not None and not embedded.last_stats.stopped
     assert waited < 1.0, f"the next request waited {waited:.2f}s for its first token"
+
+
+@pytest.mark.parametrize(("warm_up_s", "error"), [(0.95, None), (None, "still warming up after 1s")])
+def test_embedded_first_question_waits_for_the_warm_up_before_its_own_clock_starts(embedded, warm_up_s, error):
+    """The load's warm-up runs in the background; a question asked meanwhile queues behind it, and only then does its
+    first-token limit start (a warm-up that never ends is a stall, and says so)."""
+
+    async def ask() -> str:
+        # a warm-up that holds the engine thread for warm_up_s, or one that never ends
+        embedded._warming = (asyncio.get_running_loop().create_future() if warm_up_s is None else
+                             asyncio.ensure_future(embedded.engine.run(time.sleep, warm_up_s)))
+        try:
+            return "".join(await collect(embedded, QUESTION, []))
+        finally:
+            embedded._warming = None
+
+    saved, embedded.deadlines = embedded.deadlines, LlmDeadlines(first_token_s=1.0, between_tokens_s=10.0)
+    try:
+        if error is None:
+            assert asyncio.run(ask()).strip()
+        else:
+            with pytest.raises(LlmError, match=error):
+                asyncio.run(ask())
+    finally:
+        embedded.deadlines = saved
 
 
 def test_embedded_keeps_the_event_loop_free(embedded):

@@ -199,7 +199,10 @@ def test_auto_hands_the_session_to_the_embedded_model_once_ollama_goes_away(conf
         # The embedded model loads in the background while the spoken notice plays; importing llama.cpp holds the
         # GIL for up to a second on a busy machine (noted as a product issue), so the 1 s TTS limit is not the point
         cfg = dataclasses.replace(cfg, conversation=dataclasses.replace(cfg.conversation, tts_timeout_s=10.0))
-        llm = FallbackLlm(OllamaLlm(cfg.llm), lambda: EmbeddedLlm.load(cfg))
+        # the embedded model with limits of its own, not the fault tests' 0.6 s: a busy machine must not fail it
+        slow_ok = dataclasses.replace(cfg, llm=dataclasses.replace(cfg.llm, first_token_timeout_s=5.0,
+                                                                   token_timeout_s=5.0))
+        llm = FallbackLlm(OllamaLlm(cfg.llm), lambda: EmbeddedLlm.load(slow_ok))
         tts = RecordingTts(ScriptedTts())
         result, notices = converse(cfg, wav, tmp_path, ScriptedStt(), llm, tts,
                                    on_event=timed(events), control=acting(server, {1: stop}, llm_at_acts))
@@ -211,7 +214,9 @@ def test_auto_hands_the_session_to_the_embedded_model_once_ollama_goes_away(conf
     assert second.outcome == "failed"
     assert second.notice == "Ollama stopped answering (connection refused): using the embedded model from now on"
     assert seconds_to_notice(result, tts, 1) <= SLACK_S
-    assert third.outcome == "replied" and third.reply.strip() and third.reply != GOOD_REPLY
+    # answered by the embedded model (Ollama saw one request), whatever it said: a tiny model at temperature 0 may
+    # well repeat the stand-in's earlier answer from the history
+    assert third.outcome == "replied" and third.reply.strip()
     assert notices == [second.notice]  # said once, not again on the turn the embedded model answered
     assert llm.name.startswith("embedded SmolLM2")
     # loaded in the background while the notice played: the third turn did not wait for the load

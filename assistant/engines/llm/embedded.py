@@ -147,6 +147,7 @@ class EmbeddedLlm:
                 return True
             return False
 
+        await self._warmed()
         server = self._server
         if server is None:
             raise LlmError(f"{self.name} is closed")
@@ -176,6 +177,15 @@ class EmbeddedLlm:
             # Not awaited, so closing never waits on the engine (the next request queues behind it anyway).
             token.stop()
             self._active.discard(token)
+
+    async def _warmed(self) -> None:
+        """Wait for the background warm-up (a question would queue behind it anyway), so that the first-token clock
+        counts this question's own work; a warm-up slower than that limit is a stall of its own."""
+        if (warming := self._warming) is not None and not warming.done():
+            await asyncio.wait({warming}, timeout=self.deadlines.first_token_s)  # neither raises nor cancels it
+            if not warming.done():
+                raise LlmError(f"{self.name} is still warming up after {self.deadlines.first_token_s:g}s (the machine "
+                               "may be overloaded; raise [llm] first_token_timeout_s)")
 
     async def _next(self, queue: asyncio.Queue[object], limit: float) -> object:
         try:
