@@ -82,6 +82,7 @@ def test_two_hundred_turns_typed_and_cut_off_leave_nothing_behind(config, tmp_pa
     engines = Engines(load_vad(cfg), ScriptedStt(), ScriptedLlm(scripts), ScriptedTts(delay=0.0))
     samples: list[Snapshot] = []
     sizes: list[int] = []
+    log = tmp_path / "turns.jsonl"
 
     async def soak(conversation) -> None:
         await until(lambda: conversation.microphone.started_at is not None)
@@ -92,7 +93,10 @@ def test_two_hundred_turns_typed_and_cut_off_leave_nothing_behind(config, tmp_pa
                 await asyncio.sleep(0.1)
                 continue
             await until(lambda: conversation.idle)
-            await asyncio.sleep(0.05)  # the turn's log line is written on its own thread
+            # the turn's log line is written (and its file closed) on the log's own thread: wait for the line, then
+            # for the thread to have nothing left to do, or a busy disk's fsync shows up as an open file
+            await until(lambda lines=n + 1: log.read_text().count("\n") == lines)
+            await conversation._turn_log._thread.run(lambda: None)
             samples.append(snapshot())
             sizes.append(conversation.history.size)
 
