@@ -44,6 +44,8 @@ class VadConfig:
                                  min=0, max=2000)
     hangover_ms: int = setting(480, "silence after speech before the speech is declared over", min=32, max=5000)
     threads: int = setting(1, "ONNX Runtime threads for the VAD", min=1, max=16)
+    skip_quiet_frames: bool = setting(True, "do not run the model on frames at the room's noise floor (most of the "
+                                      "idle CPU; they cannot start speech)")
 
 
 @dataclass(frozen=True)

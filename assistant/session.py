@@ -134,10 +134,10 @@ def load_toolbox(config: Config, keep_timers: bool) -> Toolbox:
 
 def _echo_cancelled(capture: Microphone, played: PlayedAudio) -> Microphone:
     from assistant.audio.echo_cancelled_microphone import EchoCancelledMicrophone
-    from assistant.audio.echo_canceller import SettlingGuard, WebRtcEchoCanceller
+    from assistant.audio.echo_canceller import IdleSkip, SettlingGuard, WebRtcEchoCanceller
     from assistant.audio.echo_presence import EchoFreeBypass
 
-    return EchoCancelledMicrophone(capture, played, EchoFreeBypass(SettlingGuard(WebRtcEchoCanceller())))
+    return EchoCancelledMicrophone(capture, played, EchoFreeBypass(SettlingGuard(IdleSkip(WebRtcEchoCanceller()))))
 
 
 async def _open_microphone(config: Config, audio: AudioPlan, notify: Callable[[str], None],

@@ -217,3 +217,35 @@ def test_quitting_listen_with_ctrl_c_prints_bye_and_no_leak_report(tmp_path, int
     assert "leaked" not in err, err
     if interrupts == 1:
         assert listen.returncode == 0 and out.strip().endswith("bye") and "Traceback" not in err, (out, err)
+
+
+def test_the_speaker_sleeps_after_a_quiet_while_and_the_next_chunk_wakes_it_whole():
+    from assistant.audio.speaker import SPEAKER_SLEEP_AFTER_S, DeviceSpeaker
+    from assistant.core.types import AudioChunk
+
+    rate = 24000
+    ramp = np.linspace(0.05, 0.5, rate // 2, dtype=np.float32)  # 0.5 s, loud from its first sample
+
+    async def run() -> tuple[bool, bool, float, float | None, np.ndarray]:
+        speaker = DeviceSpeaker(rate)
+        await speaker.start()
+        try:
+            await asyncio.sleep(SPEAKER_SLEEP_AFTER_S + 0.5)
+            slept = speaker.asleep and speaker._stream.stopped
+            recording = record_speaker(rate=rate)
+            enqueued = time.monotonic()
+            playing = speaker.enqueue(AudioChunk(ramp, rate))
+            await asyncio.wait_for(playing.done.wait(), timeout=5)
+            awake = not speaker.asleep and speaker._stream.active
+            await asyncio.sleep(0.2)
+            return slept, awake, enqueued, playing.started_at, recording.stop()
+        finally:
+            speaker.close()
+
+    slept, awake, enqueued, started_at, audio = asyncio.run(run())
+    assert slept, "the speaker's stream still ran after the quiet"
+    assert awake
+    assert started_at is not None and 0 < started_at - enqueued < 0.2, started_at - enqueued
+    loud = np.abs(audio) > 0.02
+    played_ms = int(loud.sum()) * 1000 / rate
+    assert abs(played_ms - 500) < 15, f"{played_ms:.0f} ms of the 500 ms chunk came out"  # nothing clipped

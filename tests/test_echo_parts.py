@@ -233,3 +233,46 @@ def test_an_echo_path_that_appears_brings_the_canceller_back_within_a_window():
     back = verdicts.index(False) * 320 / SAMPLE_RATE
     assert back <= 2 * EchoPresence.WINDOW_FRAMES * 0.01 / 0.75, back  # one window, or two if it straddles
     assert not any(verdicts[verdicts.index(False):])
+
+
+def _cancel_in_blocks(canceller, near: np.ndarray, far: np.ndarray, block: int = 480) -> np.ndarray:
+    return np.concatenate([canceller.process(near[s:s + block], far[s:s + block])
+                           for s in range(0, len(near) - block + 1, block)])
+
+
+def test_aec3_is_skipped_while_the_speaker_is_silent_and_cancels_as_well_after():
+    """Two replies with 2 s of quiet between: AEC3 sleeps through the quiet (its echo long gone), the microphone
+    comes through as AEC3 would give it back, and the second reply's echo is taken out as well as without the skip."""
+    from assistant.audio.echo_canceller import IdleSkip, WebRtcEchoCanceller
+
+    reply = _speech_like(2.0, -20, seed=9)
+    quiet = np.zeros(2 * SAMPLE_RATE, dtype=np.float32)
+    far = np.concatenate([quiet[:SAMPLE_RATE], reply, quiet, reply])
+    near = np.random.default_rng(10).normal(0, 10 ** (-60 / 20), len(far)).astype(np.float32)
+    delay = int(0.03 * SAMPLE_RATE)
+    near[delay:] += far[:-delay] * 10 ** (-10 / 20)  # a laptop's speaker, 30 ms from its microphone
+
+    plain = _cancel_in_blocks(WebRtcEchoCanceller(), near, far)
+    skip = IdleSkip(WebRtcEchoCanceller())
+    skipping = _cancel_in_blocks(skip, near, far)
+
+    gap_start, gap_end = SAMPLE_RATE + len(reply), SAMPLE_RATE + len(reply) + len(quiet)
+    skipped = skip.skipped / SAMPLE_RATE
+    assert 1.9 <= skipped <= 2.1, skipped  # the lead and the gap, each but its first 0.5 s
+    # in the gap: the microphone exactly, as late as AEC3 returns it (so the timeline does not jump when it wakes)
+    lag = IdleSkip.AEC3_DELAY
+    middle = slice(gap_start + SAMPLE_RATE, gap_end - SAMPLE_RATE // 4)
+    assert np.array_equal(skipping[middle], near[middle.start - lag:middle.stop - lag])
+    # AEC3's own output in the quiet is that same delayed microphone, give or take its filtering
+    assert np.corrcoef(plain[middle], near[middle.start - lag:middle.stop - lag])[0, 1] > 0.95
+
+    def level_db(audio: np.ndarray) -> float:
+        return 10 * np.log10(np.mean(audio**2))
+
+    second_reply = slice(gap_end + SAMPLE_RATE // 2, gap_end + len(reply))  # past AEC3's reconvergence
+    assert level_db(skipping[second_reply]) <= level_db(plain[second_reply]) + 3.0
+    assert level_db(skipping[second_reply]) <= level_db(near[second_reply]) - 15.0  # the echo is mostly gone
+    # waking up leaves no seam: the first 10 ms after it follow the microphone as closely as AEC3 alone does
+    wake = slice(gap_end, gap_end + 160)
+    shifted = near[wake.start - lag:wake.stop - lag]
+    assert np.corrcoef(skipping[wake], shifted)[0, 1] > 0.9

@@ -1,4 +1,5 @@
 import asyncio
+import dataclasses
 
 import numpy as np
 import pytest
@@ -73,3 +74,62 @@ def test_streaming_engine_emits_events_on_the_input_timeline(config, jfk):
     events = asyncio.run(run())
     assert [type(e) for e in events] == [SpeechStarted, SpeechEnded]
     assert abs(events[0].sample / SAMPLE_RATE - JFK_ONSET_S) <= 0.1
+
+
+# --- the quiet gate: Silero skips the room's noise floor, and no onset moves ------------------------------------
+
+ROOM_LEAD_S = 3.0  # enough room noise before each utterance for the gate to learn its floor and close
+
+
+def _in_room(speech: np.ndarray, noise_dbfs: float, seed: int) -> np.ndarray:
+    """An utterance in a room: steady noise all through, ROOM_LEAD_S of it alone before, a second after."""
+    lead, tail = int(ROOM_LEAD_S * SAMPLE_RATE), SAMPLE_RATE
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(0, 10 ** (noise_dbfs / 20), lead + len(speech) + tail).astype(np.float32)
+    noise[lead:lead + len(speech)] += speech
+    return noise
+
+
+async def _events(config, audio: np.ndarray, skip_quiet: bool) -> tuple[list, int]:
+    """(frame index, event) for every VAD event, and how many frames the model never heard."""
+    vad = load_vad(dataclasses.replace(config, vad=dataclasses.replace(config.vad, skip_quiet_frames=skip_quiet)))
+    try:
+        events = []
+        for index, start in enumerate(range(0, len(audio) - FRAME_SAMPLES + 1, FRAME_SAMPLES)):
+            result = await vad.process(audio[start:start + FRAME_SAMPLES], start)
+            if result.event is not None:
+                events.append((index, result.event))
+        return events, (vad.gate.skipped if vad.gate is not None else 0)
+    finally:
+        vad.close()
+
+
+def test_the_quiet_gate_skips_the_noise_floor_and_moves_no_onset_more_than_the_room_does(config):
+    """Silero's recurrent state makes every onset depend a little on the noise before it, so skipping the quiet cannot
+    leave every onset where it was: the proof is that the gate moves onsets less than another second of the same
+    room noise does, and never by more than a frame."""
+    from assistant.bench.fixtures import load_manifest
+
+    utterances = [u for group in load_manifest().values() for u in group]
+    assert len(utterances) >= 20
+    lead_frames = int(ROOM_LEAD_S * SAMPLE_RATE) // FRAME_SAMPLES
+    moved_by_gate, moved_by_room = [], []
+    for noise_dbfs in (-60.0, -45.0, -35.0):  # a quiet room; a laptop's hiss; a fan
+        for seed, utterance in enumerate(utterances):
+            audio = _in_room(utterance.samples(), noise_dbfs, seed)
+            every, _ = asyncio.run(_events(config, audio, skip_quiet=False))
+            gated, skipped = asyncio.run(_events(config, audio, skip_quiet=True))
+            other_noise, _ = asyncio.run(_events(config, _in_room(utterance.samples(), noise_dbfs, seed + 100),
+                                                 skip_quiet=False))
+            starts = [i for i, e in every if isinstance(e, SpeechStarted)]
+            gated_starts = [i for i, e in gated if isinstance(e, SpeechStarted)]
+            assert starts and len(gated_starts) == len(starts), (utterance.file, noise_dbfs, starts, gated_starts)
+            moved_by_gate += [b - a for a, b in zip(starts, gated_starts, strict=True) if b != a]
+            moved_by_room += [b - a for a, b in zip(starts, [i for i, e in other_noise if isinstance(e, SpeechStarted)],
+                                                     strict=False) if b != a]
+            # the model slept through most of the room before the speech (it learns the floor in the first second)
+            assert skipped >= 0.6 * lead_frames, (utterance.file, noise_dbfs, skipped)
+    print(f"onsets moved by the gate: {moved_by_gate} (frames); by another second of room noise: {moved_by_room}")
+    assert all(abs(shift) <= 1 for shift in moved_by_gate), moved_by_gate
+    assert len(moved_by_gate) <= len(moved_by_room)
+    assert sum(shift > 0 for shift in moved_by_gate) <= sum(shift > 0 for shift in moved_by_room)

@@ -22,6 +22,10 @@ SPEAKER_BLOCK_S = 0.01  # 10 ms blocks
 # 40 ms of device buffering: with less, PulseAudio's ALSA plugin underflows for the first ~0.5 s of a stream.
 # It costs nothing on a cut: pause and discard abort the stream, which silences it at once (~1 ms to restart).
 SPEAKER_LATENCY_S = 0.04
+# With nothing to play for this long, the stream stops (it plays silence out first): a running output stream is
+# ~100 callbacks a second and a sound-server client busy, a large share of an always-listening session's idle CPU.
+# The next chunk starts it again (a few ms; the user is still talking when the first reply is queued).
+SPEAKER_SLEEP_AFTER_S = 2.0
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +33,10 @@ log = logging.getLogger(__name__)
 class DeviceSpeaker:
     """A running output stream that pulls from the chunk buffer; silence when there is nothing to say.
 
-    The stream is never stopped between replies (stopping drops the last ~100 ms of buffered audio), so the
-    end of an utterance is never clipped. Chunk start/end times are PortAudio's DAC times, on the monotonic clock.
+    The stream is not stopped between the chunks of a reply or right after one (a stop drops the last ~100 ms of
+    buffered audio on some systems), so the end of an utterance is never clipped; only after
+    `SPEAKER_SLEEP_AFTER_S` of silence does it sleep. Chunk start/end times are PortAudio's DAC times, on the
+    monotonic clock.
     """
 
     def __init__(self, sample_rate: int, device: int | None = None, notify: Callable[[str], None] | None = None,
@@ -47,6 +53,9 @@ class DeviceSpeaker:
         self._stream: Any = None
         self._control = ControlThread("speaker-control")
         self.dac_times_seen = False  # whether the host API reports DAC times (else: callback time + latency)
+        self.asleep = False  # the stream is stopped: nothing to play for a while (the event loop's view)
+        self.sleeps = 0
+        self._silent_blocks = 0  # callbacks in a row with nothing queued (the audio thread's count)
 
     async def start(self) -> None:
         """Open and start the stream (on the control thread); it runs, playing silence, until `close()`."""
@@ -77,6 +86,10 @@ class DeviceSpeaker:
             self._loop.call_soon_threadsafe(self._underflow_notices.check, self.underflows)
         pulled = self._buffer.pull(frames)
         outdata[:, 0] = pulled.samples
+        before, limit = self._silent_blocks, SPEAKER_SLEEP_AFTER_S * self.sample_rate
+        self._silent_blocks = before + 1 if self._buffer.queued_samples == 0 and not pulled.finished else 0
+        if before * frames < limit <= self._silent_blocks * frames:  # once, as the silence reaches the limit
+            self._loop.call_soon_threadsafe(self._sleep)
         if not (pulled.started or pulled.finished or self.played):
             return
         ahead = when.outputBufferDacTime - when.currentTime
@@ -97,7 +110,19 @@ class DeviceSpeaker:
         return float(self._stream.latency)
 
     def enqueue(self, chunk: AudioChunk) -> PlayingChunk:
-        return self._buffer.enqueue(chunk, self.sample_rate)
+        playing = self._buffer.enqueue(chunk, self.sample_rate)
+        if self.asleep and self._stream is not None:
+            self.asleep = False
+            self._control.submit(self._stream.start)  # after the stop, on the same thread
+        return playing
+
+    def _sleep(self) -> None:
+        """On the loop: stop the stream if there is still nothing to play (a chunk may have come meanwhile)."""
+        if self.asleep or self._stream is None or self._buffer.queued_samples:
+            return
+        self.asleep = True
+        self.sleeps += 1
+        self._control.submit(self._stream.stop)
 
     def _cut(self, then: Callable[[], None] = lambda: None) -> float:
         """Silence now. The buffer already gives silence from the next block; aborting the stream (on the control
@@ -111,7 +136,7 @@ class DeviceSpeaker:
             stream.start()
 
         if stream is not None:
-            self._control.submit(abort_and_restart)
+            self._control.submit(then if self.asleep else abort_and_restart)  # asleep: nothing is sounding
         return silent_at
 
     def pause(self) -> float:

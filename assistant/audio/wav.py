@@ -83,6 +83,7 @@ class WavSpeaker:
         self._blocks: list[np.ndarray] = []
         self._written = 0  # output samples produced so far
         self._task: asyncio.Task | None = None
+        self._queued = asyncio.Event()  # set when a chunk is queued: the clock wakes up for it
         self.underflows = 0  # nor is it ever late
 
     def start(self) -> None:
@@ -114,11 +115,17 @@ class WavSpeaker:
             await asyncio.sleep(SPEAKER_BLOCK_S)
         while True:
             self._play_due()
-            await asyncio.sleep(SPEAKER_BLOCK_S)
+            if self._buffer.queued_samples:
+                await asyncio.sleep(SPEAKER_BLOCK_S)
+            else:  # nothing to mark as started or finished: silence is filled in on demand (as a device sleeps)
+                self._queued.clear()
+                await self._queued.wait()
 
     def enqueue(self, chunk: AudioChunk) -> PlayingChunk:
         self._play_due()  # silence until now: a chunk can only start playing after it arrives
-        return self._buffer.enqueue(chunk, self.sample_rate)
+        playing = self._buffer.enqueue(chunk, self.sample_rate)
+        self._queued.set()
+        return playing
 
     def pause(self) -> float:
         self._play_due()  # everything due until now has sounded; nothing after it will

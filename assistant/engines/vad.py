@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.config import Config, VadConfig
+from assistant.core.quiet_gate import QuietGate, frame_power
 from assistant.core.speech_detector import SpeechDetector
 from assistant.core.thread_priority import Role
 from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE, SpeechEnded, SpeechStarted, VadResult
@@ -59,16 +60,31 @@ def speech_segments(model: SileroModel, detector: SpeechDetector, audio: np.ndar
 
 
 class SileroVad:
-    """The streaming VAD engine: frames go to the model on the VAD's own thread; events come back."""
+    """The streaming VAD engine: frames go to the model on the VAD's own thread (unless the quiet gate finds them at
+    the room's noise floor: those count as silence); events come back."""
 
     def __init__(self, model: SileroModel, config: VadConfig) -> None:
         self._model = model
         self._detector = SpeechDetector(config)
         self._thread = EngineThread("vad", Role.AUDIO)
+        self.gate = QuietGate() if config.skip_quiet_frames else None
 
     async def process(self, frame: np.ndarray, frame_start: int) -> VadResult:
-        probability = await self._thread.run(self._model.probability, frame)
+        gate = self.gate
+        if gate is None:
+            probability = await self._thread.run(self._model.probability, frame)
+        else:
+            power = frame_power(frame)
+            if not gate.admits(frame, power):
+                return VadResult(0.0, self._detector.feed(0.0, frame_start))
+            probability = await self._thread.run(self._primed_probability, gate.primer(), frame)
+            gate.heard(power, probability)
         return VadResult(probability, self._detector.feed(probability, frame_start))
+
+    def _primed_probability(self, primer: list[np.ndarray], frame: np.ndarray) -> float:
+        for skipped in primer:  # the model's state as if it had heard the quiet just before
+            self._model.probability(skipped)
+        return self._model.probability(frame)
 
     def set_min_speech_ms(self, ms: int) -> None:
         self._detector.set_min_speech_ms(ms)
