@@ -137,7 +137,8 @@ def _echo_cancelled(capture: Microphone, played: PlayedAudio) -> Microphone:
     from assistant.audio.echo_canceller import IdleSkip, SettlingGuard, WebRtcEchoCanceller
     from assistant.audio.echo_presence import EchoFreeBypass
 
-    return EchoCancelledMicrophone(capture, played, EchoFreeBypass(SettlingGuard(IdleSkip(WebRtcEchoCanceller()))))
+    idle_skip = IdleSkip(WebRtcEchoCanceller())
+    return EchoCancelledMicrophone(capture, played, EchoFreeBypass(SettlingGuard(idle_skip)), light=idle_skip.skips)
 
 
 async def _open_microphone(config: Config, audio: AudioPlan, notify: Callable[[str], None],

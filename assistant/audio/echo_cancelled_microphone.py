@@ -9,7 +9,7 @@ says so, so every sample keeps its true time.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import numpy as np
 
@@ -24,28 +24,33 @@ REFRAME_LAG = max((k * FRAME_SAMPLES) % AEC_FRAME for k in range(AEC_FRAME))  # 
 
 
 class _Reframer:
-    """Runs on the canceller thread: whole 10 ms frames into the canceller, the rest kept for the next call."""
+    """Whole 10 ms frames for the canceller, the rest kept for the next call."""
 
-    def __init__(self, canceller: EchoCanceller) -> None:
-        self._canceller = canceller
+    def __init__(self) -> None:
         self._near = np.zeros(0, dtype=np.float32)
         self._far = np.zeros(0, dtype=np.float32)
 
-    def cancel(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+    def whole_frames(self, near: np.ndarray, far: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self._near, self._far = np.concatenate([self._near, near]), np.concatenate([self._far, far])
         whole = len(self._near) - len(self._near) % AEC_FRAME
-        cleaned = self._canceller.process(self._near[:whole], self._far[:whole]) if whole else self._near[:0]
+        taken = self._near[:whole], self._far[:whole]
         self._near, self._far = self._near[whole:], self._far[whole:]
-        return cleaned
+        return taken
 
 
 class EchoCancelledMicrophone:
-    """A `Microphone`: the inner one's frames, echo removed, on the inner one's timeline."""
+    """A `Microphone`: the inner one's frames, echo removed, on the inner one's timeline.
 
-    def __init__(self, inner: Microphone, played: PlayedAudio, canceller: EchoCanceller) -> None:
+    The canceller runs on its own thread; `light(far)`, if given, says when a call costs so little (AEC3 asleep while
+    the speaker is silent) that it runs on the event loop instead, saving the two thread hops of every frame.
+    """
+
+    def __init__(self, inner: Microphone, played: PlayedAudio, canceller: EchoCanceller,
+                 light: Callable[[np.ndarray], bool] = lambda far: False) -> None:
         self.inner = inner
         self._played = played
         self._canceller = canceller
+        self._light = light
         self._thread = EngineThread("echo-canceller", Role.AUDIO)
 
     @property
@@ -63,13 +68,17 @@ class EchoCancelledMicrophone:
         next_in: int | None = None
         async for frame in self.inner.frames():
             if frame.start != next_in:  # the first frame, or the inner timeline jumped: start over from here
-                reframer = _Reframer(self._canceller)
+                reframer = _Reframer()
                 # the lag's worth before the frame's first sample is silence
                 cleaned, next_out = np.zeros(REFRAME_LAG, dtype=np.float32), frame.start - REFRAME_LAG
             next_in = frame.start + len(frame.samples)
             self._played.catch_up()
             far = self._played.read(self.inner.time_of(frame.start), len(frame.samples))
-            cleaned = np.concatenate([cleaned, await self._thread.run(reframer.cancel, frame.samples, far)])
+            near, far = reframer.whole_frames(frame.samples, far)
+            if len(near):
+                process = self._canceller.process
+                cleaned = np.concatenate([cleaned, process(near, far) if self._light(far) else
+                                          await self._thread.run(process, near, far)])
             while len(cleaned) >= FRAME_SAMPLES:
                 yield MicFrame(cleaned[:FRAME_SAMPLES], next_out)
                 cleaned, next_out = cleaned[FRAME_SAMPLES:], next_out + FRAME_SAMPLES

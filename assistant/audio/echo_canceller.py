@@ -59,9 +59,16 @@ class IdleSkip:
         self._last = np.zeros(AEC_FRAME, dtype=np.float32)  # the microphone's last 10 ms frame
         self.skipped = 0  # samples AEC3 did not hear, in all
 
+    def skips(self, far: np.ndarray) -> bool:
+        """Whether `process` will leave AEC3 out for this reference (then it costs next to nothing)."""
+        return self._silent + len(far) >= self.ECHO_GONE_S * SAMPLE_RATE and self._is_silent(far)
+
+    def _is_silent(self, far: np.ndarray) -> bool:
+        return not far.any() or float(np.max(np.abs(far))) <= self.SOUNDING_PEAK  # any(): the usual zeros, fast
+
     def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
         was_skipping = self._silent >= self.ECHO_GONE_S * SAMPLE_RATE
-        self._silent = self._silent + len(far) if float(np.max(np.abs(far), initial=0.0)) <= self.SOUNDING_PEAK else 0
+        self._silent = self._silent + len(far) if self._is_silent(far) else 0
         if self._silent >= self.ECHO_GONE_S * SAMPLE_RATE:
             out = np.concatenate([self._last[-self.AEC3_DELAY:], near])[:len(near)]
             self.skipped += len(near)
@@ -98,7 +105,7 @@ class SettlingGuard:
 
     def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
         cleaned = self._canceller.process(near, far)
-        if self.settled:
+        if self.settled or not far.any():  # nothing played: nothing to guard against
             return cleaned
         frames = far.reshape(-1, AEC_FRAME)
         active = np.sqrt(np.mean(frames**2, axis=1)) > self.ACTIVE_RMS

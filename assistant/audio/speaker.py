@@ -93,7 +93,9 @@ class DeviceSpeaker:
         if not (pulled.started or pulled.finished or self.played):
             return
         ahead = when.outputBufferDacTime - when.currentTime
-        if 0 < ahead < 2:  # priming callbacks report DAC time == current time: not a real DAC time
+        # A just-started stream's first block plays at once (its DAC time is the current time, measured on
+        # PulseAudio: the next blocks follow 10, 20… ms on); a host API without DAC times reports 0
+        if when.outputBufferDacTime > 0 and 0 <= ahead < 2:
             self.dac_times_seen = True
         else:  # the stream's own latency (the requested one, in the first callbacks before start() returns)
             ahead = self._stream.latency if self._stream is not None else SPEAKER_LATENCY_S

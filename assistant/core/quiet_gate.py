@@ -31,8 +31,7 @@ class QuietGate:
     FLOOR_FRAMES = round(5 * FRAMES_PER_S)  # the noise floor: a low percentile of the last 5 s of frames…
     FLOOR_PERCENTILE = 20  # …with no voice in them
     FLOOR_MIN_FRAMES = round(1 * FRAMES_PER_S)  # until a second of that is known, every frame goes to the model
-    FLOOR_EVERY = 8  # frames between two recomputations of the floor (a percentile each frame costs more than Silero
-    # saves on a slow machine)
+    FLOOR_EVERY = round(FRAMES_PER_S)  # frames between two recomputations of the floor (a percentile is not cheap)
     PRIME_FRAMES = 3  # skipped frames replayed into the model before the one that opens the gate (96 ms)
 
     def __init__(self) -> None:
