@@ -56,7 +56,7 @@ class EchoPresence:
             quiet_from = self._since_sound
             self._since_sound += len(far) // AEC_FRAME
             quiet = near.reshape(-1, AEC_FRAME)[max(0, math.ceil(self.QUIET_AFTER_S / FRAME_S) - quiet_from - 1):]
-            self._quiet.extend(np.einsum("ij,ij->i", quiet, quiet) / AEC_FRAME)
+            self._quiet.extend((np.einsum("ij,ij->i", quiet, quiet) / AEC_FRAME).tolist())
             return
         near_power = np.mean(near.reshape(-1, AEC_FRAME) ** 2, axis=1)
         far_power = np.mean(far.reshape(-1, AEC_FRAME) ** 2, axis=1)

@@ -57,6 +57,7 @@ from assistant.core.events import (
 )
 from assistant.core.history import History, Message
 from assistant.core.ports import Engines, Microphone, Speaker
+from assistant.core.quiet_gate import frame_power
 from assistant.core.records import ANSWER_STAGES, Outcome, Stage, TurnDraft, TurnRecord
 from assistant.core.reply import Reply
 from assistant.core.tooling import Toolbox
@@ -164,8 +165,8 @@ class Conversation:
         if (hearing := self._turns.get(self.turn_taking.hearing or 0)) is not None:
             hearing.frames.append(frame.samples)
         result = await self.engines.vad.process(frame.samples, frame.start)
-        rms = float(np.sqrt(np.mean(frame.samples ** 2)))
-        self._emit(MicLevel(20 * math.log10(max(rms, 1e-6)), result.probability))
+        power = frame_power(frame.samples)  # a dot product: this runs 31 times a second, always listening
+        self._emit(MicLevel(10 * math.log10(max(power, 1e-12)), result.probability))
         partial_running = self._partial is not None and not self._partial.done()
         self._carry_out(self.turn_taking.on_frame(result.probability, result.event, frame.start, partial_running))
 
