@@ -1,4 +1,4 @@
-"""The speaker on an output device: a stream that runs all the time, pulling from the chunk buffer."""
+"""The speaker on an output device: a stream that pulls from the chunk buffer, asleep after a quiet while."""
 
 from __future__ import annotations
 
