@@ -3,6 +3,7 @@
 import asyncio
 import dataclasses
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -249,3 +250,47 @@ def test_the_speaker_sleeps_after_a_quiet_while_and_the_next_chunk_wakes_it_whol
     loud = np.abs(audio) > 0.02
     played_ms = int(loud.sum()) * 1000 / rate
     assert abs(played_ms - 500) < 15, f"{played_ms:.0f} ms of the 500 ms chunk came out"  # nothing clipped
+
+
+def test_a_dozing_microphone_wakes_the_loop_a_few_times_a_second_and_at_once_for_a_sound():
+    """Idle in a quiet room, the microphone hands its quiet blocks over in batches; a louder block comes at once
+    (the held ones before it), and not a sample is lost or moved. Woken (`doze(None)`), each block comes alone."""
+    from assistant.core.quiet_gate import frame_power
+
+    rng = np.random.default_rng(3)
+    room = rng.normal(0, 10 ** (-60 / 20), 7 * SAMPLE_RATE).astype(np.float32)  # 7 s of a quiet room…
+    tone = 0.1 * np.sin(2 * np.pi * 440 * np.arange(SAMPLE_RATE // 2) / SAMPLE_RATE)
+    room[3 * SAMPLE_RATE:3 * SAMPLE_RATE + len(tone)] += tone.astype(np.float32)  # …with a sound at 3 s
+    wake_above = 10 ** (-50 / 10)  # 10 dB over the room (mean power)
+
+    async def run():
+        microphone = DeviceMicrophone()
+        microphone.doze(wake_above)
+        arrivals: list[tuple[int, float, float, float]] = []  # start, arrival, captured, power
+        feed, ends_at = None, 0.0
+        async for frame in microphone.frames():
+            arrivals.append((frame.start, time.monotonic(), microphone.time_of(frame.start + 512),
+                             frame_power(frame.samples)))
+            if feed is None:
+                feed, ends_at = play_into_mic(room, SAMPLE_RATE), time.monotonic() + len(room) / SAMPLE_RATE
+            elif time.monotonic() > ends_at + 0.5:
+                break
+            elif time.monotonic() > ends_at - 2.0:
+                microphone.doze(None)
+        microphone.close()
+        feed.stop()
+        return arrivals
+
+    arrivals = asyncio.run(run())
+    starts = [start for start, *_ in arrivals]
+    assert starts == [i * 512 for i in range(len(arrivals))]  # contiguous: no frame skipped or repeated
+    woke = {0} | {i for i in range(1, len(arrivals)) if arrivals[i][1] - arrivals[i - 1][1] > 0.003}
+    late = [arrived - captured for _, arrived, captured, _ in arrivals]
+    loud = [i for i, (*_, power) in enumerate(arrivals) if power > wake_above]
+    assert 14 <= len(loud) <= 17, len(loud)  # the 0.5 s sound
+    quiet_before = range(10, loud[0])  # the room, before the sound (from its first batch on)
+    assert len(woke.intersection(quiet_before)) <= len(quiet_before) / 5  # ~3.5 wake-ups a second, not 31
+    assert statistics.median(late[i] for i in quiet_before) > 0.08  # (they did wait)
+    assert max(late[i] for i in loud) < 0.08, [round(late[i], 3) for i in loud]  # a sound never waits
+    awake = range(len(arrivals) - round(1.5 * SAMPLE_RATE / 512), len(arrivals))  # the last 1.5 s, not dozing
+    assert len(woke.intersection(awake)) >= 0.7 * len(awake)

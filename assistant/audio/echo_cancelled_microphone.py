@@ -64,6 +64,9 @@ class EchoCancelledMicrophone:
     def time_of(self, sample: int) -> float:
         return self.inner.time_of(sample)
 
+    def doze(self, wake_above: float | None) -> None:
+        self.inner.doze(wake_above)  # while dozing nothing plays, so the canceller passes the power through as is
+
     async def frames(self) -> AsyncIterator[MicFrame]:
         next_in: int | None = None
         async for frame in self.inner.frames():

@@ -64,7 +64,7 @@ class IdleSkip:
         return self._silent + len(far) >= self.ECHO_GONE_S * SAMPLE_RATE and self._is_silent(far)
 
     def _is_silent(self, far: np.ndarray) -> bool:
-        return not far.any() or float(np.max(np.abs(far))) <= self.SOUNDING_PEAK  # any(): the usual zeros, fast
+        return not np.count_nonzero(far) or float(np.max(np.abs(far))) <= self.SOUNDING_PEAK  # zeros: fast
 
     def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
         was_skipping = self._silent >= self.ECHO_GONE_S * SAMPLE_RATE
@@ -105,7 +105,7 @@ class SettlingGuard:
 
     def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
         cleaned = self._canceller.process(near, far)
-        if self.settled or not far.any():  # nothing played: nothing to guard against
+        if self.settled or not np.count_nonzero(far):  # nothing played: nothing to guard against
             return cleaned
         frames = far.reshape(-1, AEC_FRAME)
         active = np.sqrt(np.mean(frames**2, axis=1)) > self.ACTIVE_RMS

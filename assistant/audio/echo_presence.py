@@ -52,7 +52,7 @@ class EchoPresence:
 
     def observe(self, near: np.ndarray, far: np.ndarray) -> None:
         """Whole 10 ms frames of both, at the same moments."""
-        if not far.any():  # the speaker idle (most of the time): only the quiet level to keep up, cheaply
+        if not np.count_nonzero(far):  # the speaker idle (most of the time): only the quiet level to keep up, cheaply
             quiet_from = self._since_sound
             self._since_sound += len(far) // AEC_FRAME
             quiet = near.reshape(-1, AEC_FRAME)[max(0, math.ceil(self.QUIET_AFTER_S / FRAME_S) - quiet_from - 1):]

@@ -17,10 +17,11 @@ from assistant.audio.control_thread import ControlThread
 from assistant.audio.devices import PORTAUDIO_TIMEOUT_S, LossNotices, sounddevice
 from assistant.audio.pulse_route import Source
 from assistant.audio.resampling import StreamResampler
+from assistant.core.quiet_gate import DOZE_S, frame_power
 from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE, MicFrame
 from assistant.errors import UserError
 
-MIC_POLL_S = 0.1  # how often the microphone loop wakes up with no audio, to check on the stream
+MIC_POLL_S = 0.4  # how often the microphone loop wakes up with no audio, to check on the stream (> a dozing batch)
 MIC_STALL_S = 1.0  # no audio for this long: the stream died, or stalled (a suspended source, a PipeWire node gone)
 MIC_RETRY_S = 1.0  # a lost microphone is reopened this often
 MIC_GAP_S = 0.25  # a capture gap longer than this (lost blocks) is filled with silence, so sample times stay true
@@ -57,6 +58,7 @@ class DeviceMicrophone:
         self.opened_on: int | None = device  # the device the current stream is on (None: the system default)
         self.muted_by: str | None = None  # the monitor source PulseAudio moved the stream to
         self.started_at: float | None = None  # monotonic capture time of input sample 0
+        self._wake_above: float | None = None  # dozing: blocks at most this loud may wait (see `doze`)
         self._queue: asyncio.Queue[tuple[int, np.ndarray, float]] = asyncio.Queue(MIC_QUEUE_BLOCKS)
         self._stream: Any = None
         self._generation = 0  # bumped on each reopen: blocks of a dropped stream are ignored
@@ -73,15 +75,33 @@ class DeviceMicrophone:
         assert self.started_at is not None, "the microphone has not started"
         return self.started_at + sample / SAMPLE_RATE
 
+    def doze(self, wake_above: float | None) -> None:
+        """While set, blocks no louder than `wake_above` (mean power) are held in the callback and reach `frames()`
+        in batches (`DOZE_S`), held ones first when a louder one comes; None: each block at once."""
+        self._wake_above = wake_above
+
     def _open(self, loop: asyncio.AbstractEventLoop, device: int | None, generation: int) -> Any:
         sd = sounddevice()
+        held: list[tuple[int, np.ndarray, float]] = []  # dozing: quiet blocks not yet handed over (this thread's)
+        held_since = 0.0  # when the oldest of them came (by the callback's clock: ADC times can be stuck)
 
         def callback(indata: np.ndarray, frames: int, when: Any, status: Any) -> None:
+            nonlocal held_since
             if status.input_overflow:
                 self.overflows += 1
-            captured = time.monotonic() - max(0.0, when.currentTime - when.inputBufferAdcTime)
+            now = time.monotonic()
+            captured = now - max(0.0, when.currentTime - when.inputBufferAdcTime)
+            block = indata[:, 0].copy()
+            if not held:
+                held_since = now
+            held.append((generation, block, captured))
+            wake_above = self._wake_above
+            if wake_above is not None and frame_power(block) <= wake_above and now - held_since < DOZE_S:
+                return
+            batch = held.copy()
+            held.clear()
             with contextlib.suppress(RuntimeError):  # the loop is gone: the stream's close is on its way
-                loop.call_soon_threadsafe(self._deliver, (generation, indata[:, 0].copy(), captured))
+                loop.call_soon_threadsafe(self._deliver, batch)
 
         for rate in (SAMPLE_RATE, None):  # 16 kHz if the device can, else its own rate
             try:
@@ -91,13 +111,14 @@ class DeviceMicrophone:
                 failure = error
         raise UserError(f"cannot open the microphone: {failure} (hint: `voice-assistant devices`)")
 
-    def _deliver(self, item: tuple[int, np.ndarray, float]) -> None:
-        """On the loop: queue a block, dropping the oldest when full (the gap becomes silence, times stay true)."""
-        if self._queue.full():
-            self._queue.get_nowait()
-            self.dropped += 1
-            self._drop_notices.check(self.dropped)
-        self._queue.put_nowait(item)
+    def _deliver(self, batch: list[tuple[int, np.ndarray, float]]) -> None:
+        """On the loop: queue blocks, dropping the oldest when full (the gap becomes silence, times stay true)."""
+        for item in batch:
+            if self._queue.full():
+                self._queue.get_nowait()
+                self.dropped += 1
+                self._drop_notices.check(self.dropped)
+            self._queue.put_nowait(item)
 
     def _start(self, loop: asyncio.AbstractEventLoop, generation: int) -> _Opened:
         """Open and start a stream on the configured device, else (when reopening) on the default one.
@@ -135,10 +156,13 @@ class DeviceMicrophone:
         try:
             while True:
                 try:
-                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation that lands as
-                    # the block arrives (every 32 ms), and the closed microphone then runs on for ever.
-                    async with asyncio.timeout(MIC_POLL_S):
-                        generation, block, captured = await self._queue.get()
+                    if self._queue.empty():
+                        # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation that lands as
+                        # the block arrives (every 32 ms), and the closed microphone then runs on for ever.
+                        async with asyncio.timeout(MIC_POLL_S):
+                            generation, block, captured = await self._queue.get()
+                    else:  # the rest of a batch: no timer to set up
+                        generation, block, captured = self._queue.get_nowait()
                 except TimeoutError:
                     generation = -1
                 now = time.monotonic()

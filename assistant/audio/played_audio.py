@@ -75,8 +75,8 @@ class PlayedAudio:
         count += back
         out = np.zeros(count, dtype=np.float32)
         with self._lock:
-            if self._end is None:
-                return out
+            if self._end is None or start >= self._end or start + count <= self._end - len(self._ring):
+                return out  # nothing written there (the speaker asleep: the usual case, always listening)
             index = np.arange(start, start + count)
             held = (index >= self._end - len(self._ring)) & (index < self._end)
             out[held] = self._ring[index[held] % len(self._ring)]

@@ -20,6 +20,7 @@ from assistant.audio.echo_path import EchoPath
 from assistant.audio.files import read_speech, write_wav
 from assistant.audio.played_audio import PlayedAudio
 from assistant.core.ports import PlayingChunk
+from assistant.core.quiet_gate import DOZE_S, frame_power
 from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE, AudioChunk, MicFrame
 
 # Play times are exact whatever the block (each is computed from its sample position, and enqueue, pause and discard
@@ -38,6 +39,7 @@ class WavMicrophone:
         self.input_done = asyncio.Event()  # the file has been played in full
         self.overflows = 0  # a file never loses input
         self._closed = False
+        self._wake_above: float | None = None
 
     @property
     def duration(self) -> float:
@@ -47,22 +49,42 @@ class WavMicrophone:
         assert self.started_at is not None, "the microphone has not started"
         return self.started_at + sample / SAMPLE_RATE
 
+    def doze(self, wake_above: float | None) -> None:
+        self._wake_above = wake_above
+
     async def frames(self) -> AsyncIterator[MicFrame]:
         self.started_at = time.monotonic()
         index = 0
-        silence = np.zeros(FRAME_SAMPLES, dtype=np.float32)
         while not self._closed:
-            start = index * FRAME_SAMPLES
+            batch = self._batch_from(index)
             # a frame is delivered once its last sample has been "captured"
-            await asyncio.sleep(max(0.0, self.time_of(start + FRAME_SAMPLES) - time.monotonic()))
-            samples = self.audio[start:start + FRAME_SAMPLES]
-            if len(samples) < FRAME_SAMPLES:
-                self.input_done.set()
-                samples = np.concatenate([samples, silence[len(samples):]])
-            if self.echo is not None:
-                samples = await self.echo.mixed_into(samples, self.time_of(start))
-            yield MicFrame(samples, start)
-            index += 1
+            await asyncio.sleep(max(0.0, self.time_of((index + batch) * FRAME_SAMPLES) - time.monotonic()))
+            for _ in range(batch):
+                start = index * FRAME_SAMPLES
+                samples = self._file_frame(index)
+                if self.echo is not None:
+                    samples = await self.echo.mixed_into(samples, self.time_of(start))
+                yield MicFrame(samples, start)
+                index += 1
+
+    def _file_frame(self, index: int) -> np.ndarray:
+        """The file's frame `index`, silence past its end."""
+        samples = self.audio[index * FRAME_SAMPLES:(index + 1) * FRAME_SAMPLES]
+        if len(samples) < FRAME_SAMPLES:
+            self.input_done.set()
+            samples = np.concatenate([samples, np.zeros(FRAME_SAMPLES - len(samples), dtype=np.float32)])
+        return samples
+
+    def _batch_from(self, index: int) -> int:
+        """How many frames from `index` on come together: one, or while dozing the quiet ones of the next
+        `DOZE_S` (and the loud one that ends them), as a dozing sound card's would."""
+        wake_above, batch = self._wake_above, 1
+        while wake_above is not None and (batch - 1) * FRAME_SAMPLES < DOZE_S * SAMPLE_RATE:
+            samples = self.audio[(index + batch - 1) * FRAME_SAMPLES:][:FRAME_SAMPLES]  # none past the end: silence
+            if len(samples) and frame_power(samples) > wake_above:
+                break
+            batch += 1
+        return batch
 
     def close(self) -> None:
         self._closed = True

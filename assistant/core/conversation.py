@@ -165,10 +165,10 @@ class Conversation:
         if (hearing := self._turns.get(self.turn_taking.hearing or 0)) is not None:
             hearing.frames.append(frame.samples)
         result = await self.engines.vad.process(frame.samples, frame.start)
-        power = frame_power(frame.samples)  # a dot product: this runs 31 times a second, always listening
-        self._emit(MicLevel(10 * math.log10(max(power, 1e-12)), result.probability))
+        self._emit(MicLevel(10 * math.log10(max(frame_power(frame.samples), 1e-12)), result.probability))
         partial_running = self._partial is not None and not self._partial.done()
         self._carry_out(self.turn_taking.on_frame(result.probability, result.event, frame.start, partial_running))
+        self.microphone.doze(result.quiet_below if self.turn_taking.idle else None)  # idle: fewer wake-ups
 
     def push_to_talk(self) -> None:
         """The push-to-talk toggle: start a user turn (cutting the assistant off), or end the one in progress."""
@@ -222,6 +222,7 @@ class Conversation:
             match decision:
                 case ChangeState(state):
                     self._emit(StateChanged(state))
+                    self.microphone.doze(None)  # at once, not a dozing batch later (a key, a typed message)
                 case RetuneVad(min_speech_ms):
                     self.engines.vad.set_min_speech_ms(min_speech_ms)
                 case ChangeMode(mode):

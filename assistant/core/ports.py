@@ -76,6 +76,11 @@ class Microphone(Protocol):
 
     def frames(self) -> AsyncIterator[MicFrame]: ...
 
+    def doze(self, wake_above: float | None) -> None:
+        """Nothing is going on: frames no louder than `wake_above` (mean power) may come in batches, a few times a
+        second, to save CPU; a louder one comes at once. None (the default): every frame as soon as it can."""
+        ...
+
     def time_of(self, sample: int) -> float:
         """The monotonic time at which input sample `sample` was captured."""
         ...

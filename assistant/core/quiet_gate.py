@@ -18,6 +18,12 @@ from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE
 FRAMES_PER_S = SAMPLE_RATE / FRAME_SAMPLES
 
 
+# A dozing microphone (nothing going on, the room at its noise floor) hands its quiet frames over in batches, once
+# the oldest is this much older than the newest: 9 frames, so the event loop wakes 3.5 times a second, not 31 (a
+# wake-up costs more CPU than all that is done with a quiet frame). A louder frame is handed over at once.
+DOZE_S = 0.25
+
+
 def frame_power(frame: np.ndarray) -> float:
     return float(np.dot(frame, frame)) / len(frame)
 
@@ -50,6 +56,11 @@ class QuietGate:
         self.skipped += 1
         self._learn(power)
         return False
+
+    @property
+    def skips_below(self) -> float | None:
+        """The next frame is skipped if its power is at most this; None: it goes to the model whatever its level."""
+        return self._open_above if self._hold == 0 else None
 
     def primer(self) -> list[np.ndarray]:
         """The frames skipped just before this admitted one, oldest first, to replay into the model (taken once)."""

@@ -45,6 +45,7 @@ class VadResult:
 
     probability: float
     event: VadEvent | None
+    quiet_below: float | None = None  # frames no louder than this (mean power) are the room's noise floor to the VAD
 
 
 @dataclass(frozen=True, eq=False)

@@ -76,9 +76,10 @@ class SileroVad:
         else:
             power = frame_power(frame)
             if not gate.admits(frame, power):
-                return VadResult(0.0, self._detector.feed(0.0, frame_start))
+                return VadResult(0.0, self._detector.feed(0.0, frame_start), gate.skips_below)
             probability = await self._thread.run(self._primed_probability, gate.primer(), frame)
             gate.heard(power, probability)
+            return VadResult(probability, self._detector.feed(probability, frame_start), gate.skips_below)
         return VadResult(probability, self._detector.feed(probability, frame_start))
 
     def _primed_probability(self, primer: list[np.ndarray], frame: np.ndarray) -> float:

@@ -53,13 +53,15 @@ async def run_duplex(config: Config, input_path: str | Path, output_path: str | 
                      engines: Engines | None = None,
                      on_event: Callable[[ConversationEvent], None] | None = None,
                      control: Callable[[Conversation], Coroutine[Any, Any, None]] | None = None,
-                     echo: EchoSimulation | None = None, toolbox: Toolbox | None = None) -> DuplexResult:
+                     echo: EchoSimulation | None = None, toolbox: Toolbox | None = None,
+                     watch_loop: bool = True) -> DuplexResult:
     """Play `input_path` into the pipeline as the microphone and record the speaker into `output_path`.
 
     Ends once the input has been played and the assistant is idle again (or after `max_turns` answered turns).
     Timers set during the run live only for the run (unless `toolbox` says otherwise).
     `control`, if given, runs beside the conversation (e.g. pressing push-to-talk at set times); `echo`, if given,
-    carries what the speaker plays into the microphone.
+    carries what the speaker plays into the microphone. `watch_loop` measures the event loop's stalls (a ticker
+    waking it 200 times a second: off to measure the pipeline's own CPU).
     """
     plan = AudioPlan(input_wav=Path(input_path), output_wav=Path(output_path) if output_path else None, echo=echo)
     if toolbox is None and config.tools.enabled:
@@ -71,7 +73,8 @@ async def run_duplex(config: Config, input_path: str | Path, output_path: str | 
         assert isinstance(microphone, WavMicrophone) and isinstance(session.speaker, WavSpeaker)
         if on_event:
             conversation.subscribe(on_event)
-        monitor.start()
+        if watch_loop:
+            monitor.start()
         loop = asyncio.get_running_loop()
         tasks = [loop.create_task(conversation.run(), name="conversation")]
         if control:
