@@ -346,3 +346,31 @@ def test_a_reader_that_stops_reading_gets_a_bounded_queue_and_a_counted_notice(m
     starts = [frame.start for frame in frames]
     assert starts == [i * FRAME_SAMPLES for i in range(len(starts))]
     assert levels[0] == pytest.approx(0.001) and 0.0 in levels[1:]
+
+
+def test_a_microphone_task_that_fails_is_a_notice_and_a_second_ctrl_c_in_one_is_not_printed_at_exit(caplog):
+    """The microphone's own tasks (the route watch, the reopening) are not awaited by anyone: a failure in one is a
+    one-line notice; a KeyboardInterrupt that lands in one (a second Ctrl+C while quitting) is not reported as
+    "Task exception was never retrieved" with a traceback when the process exits."""
+    import gc
+
+    notices: list[str] = []
+    microphone = DeviceMicrophone(notify=notices.append)
+
+    async def fails() -> None:
+        raise OSError("pactl is gone")
+
+    async def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    async def session() -> None:
+        microphone._spawn(fails(), "watch on the sound server's routing")
+        await asyncio.sleep(0.05)
+        microphone._spawn(interrupted(), "reopening")
+        await asyncio.sleep(1)
+
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(session())
+    gc.collect()
+    assert notices == ["microphone: the watch on the sound server's routing stopped (OSError('pactl is gone'))"]
+    assert "never retrieved" not in caplog.text

@@ -149,7 +149,7 @@ class DeviceMicrophone:
             raise UserError(f"the microphone did not open within {PORTAUDIO_TIMEOUT_S:g} s "
                             "(hint: is the sound server hanging? `voice-assistant devices`)")
         self._use(opened)
-        self._spawn(self._watch_route())
+        self._spawn(self._watch_route(), "watch on the sound server's routing")
         pending = np.zeros(0, dtype=np.float32)
         produced = 0
         last_block = last_tick = time.monotonic()
@@ -205,16 +205,23 @@ class DeviceMicrophone:
         """PortAudio stopped the stream on its own: the device or the sound server went away."""
         return self._stream is not None and not self._stream.active
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task) -> None:
+        """A task ended: a failure is a notice, and a second Ctrl+C that landed in it (the loop is quitting) is
+        taken here, not printed as "Task exception was never retrieved" at exit."""
+        self._tasks.discard(task)
+        if not task.cancelled() and isinstance(error := task.exception(), Exception):
+            self.notify(f"microphone: the {task.get_name()} stopped ({error!r})")
 
     def _lose(self, loop: asyncio.AbstractEventLoop, why: str) -> None:
         self._lost_at = time.monotonic()
         self.notify(f"microphone lost ({why}): trying to reopen it every {MIC_RETRY_S:.0f} s; "
                     "hint: check that it is plugged in")
-        self._spawn(self._reopen(loop))
+        self._spawn(self._reopen(loop), "reopening")
 
     async def _reopen(self, loop: asyncio.AbstractEventLoop) -> None:
         """Until a block comes from a new stream: drop the old one, open another, give it MIC_RETRY_S."""

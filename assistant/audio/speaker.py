@@ -54,7 +54,6 @@ class DeviceSpeaker:
         self._control = ControlThread("speaker-control")
         self.dac_times_seen = False  # whether the host API reports DAC times (else: callback time + latency)
         self.asleep = False  # the stream is stopped: nothing to play for a while (the event loop's view)
-        self.sleeps = 0
         self._silent_blocks = 0  # callbacks in a row with nothing queued (the audio thread's count)
 
     async def start(self) -> None:
@@ -123,7 +122,6 @@ class DeviceSpeaker:
         if self.asleep or self._stream is None or self._buffer.queued_samples:
             return
         self.asleep = True
-        self.sleeps += 1
         self._control.submit(self._stream.stop)
 
     def _cut(self, then: Callable[[], None] = lambda: None) -> float:

@@ -73,14 +73,13 @@ class SileroVad:
         gate = self.gate
         if gate is None:
             probability = await self._thread.run(self._model.probability, frame)
-        else:
-            power = frame_power(frame)
-            if not gate.admits(frame, power):
-                return VadResult(0.0, self._detector.feed(0.0, frame_start), gate.skips_below)
-            probability = await self._thread.run(self._primed_probability, gate.primer(), frame)
-            gate.heard(power, probability)
-            return VadResult(probability, self._detector.feed(probability, frame_start), gate.skips_below)
-        return VadResult(probability, self._detector.feed(probability, frame_start))
+            return VadResult(probability, self._detector.feed(probability, frame_start))
+        power = frame_power(frame)
+        if not gate.admits(frame, power):
+            return VadResult(0.0, self._detector.feed(0.0, frame_start), gate.skips_below)
+        probability = await self._thread.run(self._primed_probability, gate.primer(), frame)
+        gate.heard(power, probability)
+        return VadResult(probability, self._detector.feed(probability, frame_start), gate.skips_below)
 
     def _primed_probability(self, primer: list[np.ndarray], frame: np.ndarray) -> float:
         for skipped in primer:  # the model's state as if it had heard the quiet just before
