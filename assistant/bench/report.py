@@ -184,7 +184,7 @@ def goals(results: dict) -> list[tuple[str, bool | None]]:
     checks += echo_goals(results.get("echo"))
     checks += load_goals(results.get("load"))
     idle = results["process"]["idle_cpu_percent"]
-    checks.append((f"idle CPU {idle} % ≤ 5 % of one core", _le(idle, 5)))
+    checks.append((f"idle CPU {idle} % ≤ 2 % of one core", _le(idle, 2)))
     return checks
 
 
