@@ -202,8 +202,11 @@ def test_push_to_talk_on_real_devices(config, engines, question_voice):
 @pytest.mark.parametrize("interrupts", [1, 2])  # 2: as `timeout -s INT` sends it, or a user pressing Ctrl+C twice
 def test_quitting_listen_with_ctrl_c_prints_bye_and_no_leak_report(tmp_path, interrupts):
     config = isolated_config(tmp_path, tts='engine = "piper"')
+    # Ctrl+C as a terminal delivers it: a test run started in the background (`pytest &`) ignores SIGINT, and a
+    # child would inherit that, so Python would never raise KeyboardInterrupt in it
     listen = subprocess.Popen([sys.executable, "-m", "assistant", "--config", str(config), "listen"], cwd=REPO,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert listen.stdout is not None
         for line in listen.stdout:
