@@ -460,7 +460,7 @@ def test_embedded_model_path_must_exist(config, tmp_path):
 
 def test_embedded_model_by_name_resolves_through_the_model_store(config):
     path = resolve_gguf(config)
-    assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.is_file()
+    assert path.name == "SmolLM2-135M-Instruct.Q8_0.gguf" and path.is_file()
 
 
 def test_embedded_conversation_too_long_for_the_context_says_what_to_do(embedded):

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant.engines import models
@@ -427,6 +428,58 @@ def test_missing_npm_is_one_line_reason(monkeypatch, register, tmp_path, capsys)
     register(fake_spec("voices", models.NpmSource("voices@1.0.0", "package/voices/{name}")))
     assert models.pull(tmp_path, ["voices"]) == 1
     assert "a.bin: npm voices@1.0.0 failed: npm not found (it comes with Node.js)" in capsys.readouterr().err
+
+
+def _small_q4_1_gguf(path: Path) -> np.ndarray:
+    """A GGUF file like SmolLM2's: metadata, a Q4_1 weight and an F32 norm; returns the weight as Q4_1 holds it."""
+    import gguf
+
+    rng = np.random.default_rng(7)
+    weight = rng.normal(0, 0.05, (8, 64)).astype(np.float32)
+    packed = gguf.quants.quantize(weight, gguf.GGMLQuantizationType.Q4_1)
+    writer = gguf.GGUFWriter(path, "llama")
+    writer.add_file_type(gguf.LlamaFileType.MOSTLY_Q4_1)
+    writer.add_array("tokenizer.ggml.tokens", ["<s>", "hello", "world"])
+    writer.add_tensor("blk.0.ffn_up.weight", packed, raw_dtype=gguf.GGMLQuantizationType.Q4_1)
+    writer.add_tensor("blk.0.attn_norm.weight", np.ones(64, dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return gguf.quants.dequantize(packed, gguf.GGMLQuantizationType.Q4_1)
+
+
+def test_a_requantized_source_checks_the_original_then_rewrites_its_q4_1_tensors_as_q8_0(tmp_path):
+    import gguf
+
+    original_path = tmp_path / "small.Q4_1.gguf"
+    q4_values = _small_q4_1_gguf(original_path)
+    data = original_path.read_bytes()
+    original = ModelFile("small.Q4_1.gguf", hashlib.sha256(data).hexdigest(), len(data))
+    mirror = FakeSource("mirror", lambda file, dest: dest.write_bytes(data))
+    source = models.Requantized(original, mirror)
+    dest = tmp_path / "small.Q8_0.gguf"
+    source.fetch(ModelFile(dest.name, "0" * 64, 1), dest, models.FetchContext(tmp_path, {}))
+    assert mirror.calls == ["small.Q4_1.gguf"] and str(source) == "mirror, small.Q4_1.gguf as Q8_0"
+
+    result = gguf.GGUFReader(dest)
+    tensors = {tensor.name: tensor for tensor in result.tensors}
+    assert tensors["blk.0.ffn_up.weight"].tensor_type == gguf.GGMLQuantizationType.Q8_0
+    q8_values = gguf.quants.dequantize(tensors["blk.0.ffn_up.weight"].data, gguf.GGMLQuantizationType.Q8_0)
+    # Q8_0's step is a block's largest magnitude / 127: every value lands within half a step of Q4_1's
+    assert np.abs(q8_values - q4_values).max() <= np.abs(q4_values).max() / 254 + 1e-7
+    assert tensors["blk.0.attn_norm.weight"].tensor_type == gguf.GGMLQuantizationType.F32
+    assert np.array_equal(tensors["blk.0.attn_norm.weight"].data, np.ones(64, dtype=np.float32))
+    assert result.fields["general.file_type"].contents() == gguf.LlamaFileType.MOSTLY_Q8_0
+    assert result.fields["general.architecture"].contents() == "llama"
+    assert result.fields["tokenizer.ggml.tokens"].contents() == ["<s>", "hello", "world"]
+
+    # the same mirror with other bytes than the registry's: refused before anything is converted
+    damaged = models.Requantized(original, FakeSource("mirror", lambda file, dest: dest.write_bytes(data[:-1] + b"!")))
+    dest.unlink()
+    with pytest.raises(models.SourceError, match=r"small\.Q4_1\.gguf: sha256 mismatch \(got [0-9a-f]{12}…"):
+        damaged.fetch(ModelFile(dest.name, "0" * 64, 1), dest, models.FetchContext(tmp_path, {}))
+    assert not dest.exists()
 
 
 def test_registry_is_consistent():

@@ -41,10 +41,9 @@ class WordsEndModel:
     """Blocking: P(the words end the message), on a private llama.cpp context."""
 
     def __init__(self, config: Config) -> None:
-        from assistant.engines.llm.embedded import start_server
-        from assistant.engines.models import require
+        from assistant.engines.llm.embedded import registry_gguf, start_server
 
-        gguf = next(require(MODEL, config.models_dir).glob("*.gguf"))
+        gguf = registry_gguf(MODEL, config.models_dir)
         settings = dataclasses.replace(config.llm.embedded, context_tokens=_CONTEXT_TOKENS, threads=1)
         self._server: Any
         self._server, self._socket_dir = start_server(gguf, settings)

@@ -41,13 +41,19 @@ def resolve_gguf(config: Config) -> Path:
         if not path.is_file():
             raise LlmError(f"[llm.embedded] model: no such file {path}")
         return path
-    from assistant.engines.models import require  # written in parallel; imported when first needed
+    return registry_gguf(value, config.models_dir)
 
-    folder = require(value, config.models_dir)
-    found = sorted(folder.glob("*.gguf"))
+
+def registry_gguf(name: str, models_dir: Path) -> Path:
+    """The registry model's GGUF file, verified (blocking). Named by the registry, not found by a glob: a folder may
+    still hold the file an older version used."""
+    from assistant.engines.models import get, require  # written in parallel; imported when first needed
+
+    folder = require(name, models_dir)
+    found = [file.name for file in get(name).files if file.name.endswith(".gguf")]
     if len(found) != 1:
-        raise LlmError(f"[llm.embedded] model: expected one .gguf file in {folder}, found {len(found)}")
-    return found[0]
+        raise LlmError(f"[llm.embedded] model: {name} is not a GGUF model (it has {len(found)} .gguf files)")
+    return folder / found[0]
 
 
 @dataclass

