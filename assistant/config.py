@@ -203,6 +203,9 @@ class PriorityConfig:
     model_nice: int = setting(-5, "added to the nice value of the model threads (STT, LLM, TTS; busy only while "
                                   "answering): below 0 they go ahead of other programs where permitted; above 0 a "
                                   "reply on a busy machine comes seconds later (Linux only)", min=-20, max=19)
+    judge_nice: int = setting(5, "added to the nice value of the end-of-turn judges' threads (Smart Turn, the words "
+                                  "cue): above model_nice, so that the reply's transcript, LLM and voice, started at "
+                                  "the same pause, go first (Linux only)", min=-20, max=19)
 
 
 @dataclass(frozen=True)

@@ -126,8 +126,9 @@ def test_without_a_capture_device_lost_frames_are_not_measured_rather_than_zero(
 
 @pytest.fixture
 def priorities():
-    """`priorities(audio, model)`: configure them for the test; the defaults again afterwards."""
-    yield lambda audio, model: thread_priority.configure(PriorityConfig(audio_nice=audio, model_nice=model))
+    """`priorities(audio, model, judge)`: configure them for the test; the defaults again afterwards."""
+    yield lambda audio, model, judge=0: thread_priority.configure(PriorityConfig(audio_nice=audio, model_nice=model,
+                                                                                judge_nice=judge))
     thread_priority.configure(PriorityConfig())
 
 
@@ -151,9 +152,10 @@ def _nice_of_engine_thread(engine: EngineThread) -> tuple[int, int]:
 
 
 def test_model_threads_and_the_threads_they_start_yield_to_the_audio_path(priorities):
-    priorities(2, 7)  # both lowered: permitted without privileges
-    model, audio = PROCESS_NICE + 7, PROCESS_NICE + 2
+    priorities(2, 7, 11)  # all lowered: permitted without privileges
+    model, audio, judge = PROCESS_NICE + 7, PROCESS_NICE + 2, PROCESS_NICE + 11
     assert _nice_of_engine_thread(EngineThread("model", Role.MODEL)) == (model, model)
+    assert _nice_of_engine_thread(EngineThread("judge", Role.JUDGE)) == (judge, judge)
     assert _nice_of_engine_thread(EngineThread("audio", Role.AUDIO)) == (audio, audio)
     assert _nice_of_engine_thread(EngineThread("other")) == (thread_nice(), thread_nice())  # its creator's
 
@@ -178,6 +180,41 @@ def test_the_real_engines_threads_take_their_roles(priorities, config):
     finally:
         vad.close()
         piper.close()
+
+
+def _native_threads() -> dict[int, int]:
+    """Every thread of this process, native ones included (llama.cpp's): id → nice."""
+    return {int(task.name): thread_nice(int(task.name)) for task in Path("/proc/self/task").iterdir()}
+
+
+def test_the_end_of_turn_judges_and_the_llama_cpp_threads_they_start_take_the_judges_priority(priorities, config):
+    from assistant.engines.turn_detector import load_turn_detector
+    from assistant.engines.turn_words import WordsEndDetector
+
+    priorities(3, 9, 12)
+    before = _native_threads()
+    detector = load_turn_detector(config)
+    assert detector is not None
+
+    async def use() -> tuple[WordsEndDetector, float, float]:
+        words = WordsEndDetector(config)
+        return words, await words.finished("what is the capital of france"), await detector.completion(
+            np.zeros(16000, dtype=np.float32))
+
+    async def close(words: WordsEndDetector) -> None:
+        await words.close()
+
+    words, finished, _ = asyncio.run(use())
+    try:
+        started = {tid: nice for tid, nice in _native_threads().items() if tid not in before}
+        judge_threads = {thread.native_id for thread in threading.enumerate()
+                         if thread.name.startswith(("turn_", "turn-words_"))}
+        assert len(judge_threads) == 2 and judge_threads <= started.keys()
+        assert len(started) > 2  # llama.cpp's own threads, started from the words cue's thread
+        assert finished > 0.5 and set(started.values()) == {PROCESS_NICE + 12}
+    finally:
+        asyncio.run(close(words))
+        detector.close()
 
 
 def test_the_sound_devices_control_thread_is_on_the_audio_path(priorities):

@@ -1,5 +1,6 @@
 """Thread priorities: on a busy machine the audio path (event loop, VAD, echo canceller, the sound devices'
-threads) runs ahead of the models (STT, LLM, TTS), so interruptions and the microphone keep working.
+threads) runs ahead of the models (STT, LLM, TTS), so interruptions and the microphone keep working; the end-of-turn
+judges come last, so that at a pause the reply's transcript, LLM and voice, which start there too, go first.
 
 Linux nice values are per thread, and a thread starts with the nice value of the thread that created it: the
 native threads a model library starts (ONNX Runtime, OpenMP, llama.cpp pools) and PortAudio's callback thread
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 class Role(enum.Enum):
     AUDIO = "audio"  # must keep up with real time: the event loop, VAD, echo canceller, sound device threads
     MODEL = "model"  # CPU-heavy and allowed to wait: STT, LLM, TTS, and the threads that load them
+    JUDGE = "judge"  # the end-of-turn judges: they run at the very pause the reply's chain starts at, and need only
+    # answer before its first chunk is ready, so they take the CPU the chain leaves
 
 
 NICE_RANGE = (-20, 19)
@@ -35,7 +38,8 @@ _refused: set[Role] = set()
 
 def configure(config: PriorityConfig) -> None:
     """The nice value each role's threads take from now on (threads already running keep theirs)."""
-    for role, offset in ((Role.AUDIO, config.audio_nice), (Role.MODEL, config.model_nice)):
+    for role, offset in ((Role.AUDIO, config.audio_nice), (Role.MODEL, config.model_nice),
+                         (Role.JUDGE, config.judge_nice)):
         _wanted[role] = min(max(PROCESS_NICE + offset, NICE_RANGE[0]), NICE_RANGE[1])
 
 

@@ -50,7 +50,7 @@ class SmartTurnDetector:
 
     def __init__(self, model: SmartTurnModel) -> None:
         self._model = model
-        self._thread = EngineThread("turn", Role.MODEL)
+        self._thread = EngineThread("turn", Role.JUDGE)
 
     async def completion(self, audio: np.ndarray) -> float:
         """P(the turn is finished), from the turn's audio until now."""

@@ -79,7 +79,7 @@ class WordsEndDetector:
     name = "SmolLM2 words"
 
     def __init__(self, config: Config) -> None:
-        self._thread = EngineThread("turn-words", Role.MODEL)
+        self._thread = EngineThread("turn-words", Role.JUDGE)
         self._model = asyncio.ensure_future(self._thread.run(WordsEndModel, config))
         self._model.add_done_callback(self._warm_up)
 
