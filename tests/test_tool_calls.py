@@ -206,7 +206,9 @@ def test_the_loop_never_stalls_while_a_3_s_tool_runs(config, tmp_path, stt, pipe
     assert record.result == "worked" and record.duration_ms >= 2900
     assert tts.texts == ["One moment.", "All done."]
     print(f"loop stall with a 3 s tool: {result.loop_stall_ms}")
-    assert result.loop_stall_ms["max"] < 20, result.loop_stall_ms
+    # A tool run on the loop would stall it for its 3 s; the bench measures the small stalls (a busy CI machine
+    # gives 20-30 ms spikes that have nothing to do with the tool).
+    assert result.loop_stall_ms["max"] < 100, result.loop_stall_ms
 
 
 def test_intents_always_answer_plain_requests_without_the_model(config, tmp_path, stt, piper, standin):
