@@ -6,6 +6,8 @@ at once, and so does everything while a turn is heard or answered. (The sound-ca
 import asyncio
 import dataclasses
 import statistics
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -17,6 +19,7 @@ from assistant.bench.wer import word_error_rate
 from assistant.core.quiet_gate import QuietGate, frame_power
 from assistant.core.types import FRAME_SAMPLES, SAMPLE_RATE
 from assistant.frontends.duplex import run_duplex
+from tests.util import REPO
 
 ROOM_DBFS = -60.0
 
@@ -65,6 +68,28 @@ def test_the_quiet_gate_says_below_what_it_skips_and_nothing_while_it_listens():
     assert gate.admits(frames[-1] * 10, frame_power(frames[-1] * 10))  # louder: goes to the model
     gate.heard(frame_power(frames[-1] * 10), 0.9)  # …which heard a voice: it listens to everything for a while
     assert gate.skips_below is None
+
+
+def test_learning_the_rooms_level_imports_nothing_on_the_event_loop():
+    # np.percentile's interpolation calls np.unique, whose first call imports numpy.ma: ~30 ms of the loop, mid-turn
+    learn = """
+import sys
+import numpy as np
+from assistant.audio.echo_presence import EchoPresence
+from assistant.core.quiet_gate import QuietGate
+loaded = set(sys.modules)
+gate, presence = QuietGate(), EchoPresence()
+for _ in range(2 * QuietGate.FLOOR_MIN_FRAMES):
+    gate.heard(1e-6, 0.0)
+quiet = np.full(16000, 1e-3, dtype=np.float32)  # a second of the room, then one of the speaker loud: no echo
+presence.observe(quiet, np.zeros_like(quiet))
+presence.observe(quiet, np.full_like(quiet, 0.1))
+assert gate.skips_below is not None and presence.echo_free
+print(sorted(set(sys.modules) - loaded))
+"""
+    done = subprocess.run([sys.executable, "-c", learn], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_an_idle_conversation_dozes_and_wakes_for_a_question(config, question_voice, tmp_path, monkeypatch):

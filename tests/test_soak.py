@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import os
 import threading
 from collections.abc import Callable
@@ -141,7 +142,9 @@ def test_twenty_spoken_turns_with_the_real_engines_leave_nothing_behind(config, 
                     sampled = finished
 
     async def run():
+        gc.unfreeze()
         engines = await load_engines(cfg)
+        assert gc.get_freeze_count() > 10_000  # the loaded engines are out of the collector's sight
         try:
             return await run_duplex(cfg, tmp_path / "in.wav", None, engines=engines, control=watch)
         finally:

@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from assistant.audio.echo_canceller import AEC_FRAME, EchoCanceller
+from assistant.core.quiet_gate import observed_percentile
 from assistant.core.types import SAMPLE_RATE
 
 FRAME_S = AEC_FRAME / SAMPLE_RATE
@@ -69,7 +70,7 @@ class EchoPresence:
 
     def _count(self, heard: float) -> None:
         if self._threshold is None:  # a new window: the quiet level as it is now
-            floor = max(float(np.percentile(self._quiet, self.QUIET_PERCENTILE)), self.FLOOR_MIN)
+            floor = max(observed_percentile(self._quiet, self.QUIET_PERCENTILE), self.FLOOR_MIN)
             self._threshold = floor * 10 ** (self.RAISED_DB / 10)
         self._loud += 1
         self._raised += heard > self._threshold

@@ -10,6 +10,7 @@ second of the same room noise moves them (13 of 66, by up to three). Pure logic 
 from __future__ import annotations
 
 import collections
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -26,6 +27,12 @@ DOZE_S = 0.25
 
 def frame_power(frame: np.ndarray) -> float:
     return float(np.dot(frame, frame)) / len(frame)
+
+
+def observed_percentile(values: Iterable[float], percent: float) -> float:
+    """A percentile that is one of the values (nearest rank below). Unlike interpolation it needs no np.unique,
+    whose first call imports numpy.ma: ~30 ms of a conversation's event loop."""
+    return float(np.percentile(np.fromiter(values, dtype=np.float64), percent, method="lower"))
 
 
 class QuietGate:
@@ -81,6 +88,6 @@ class QuietGate:
         self._since_floor += 1
         if len(self._quiet) >= self.FLOOR_MIN_FRAMES and (self._open_above is None or
                                                           self._since_floor >= self.FLOOR_EVERY):
-            floor = float(np.percentile(self._quiet, self.FLOOR_PERCENTILE))
+            floor = observed_percentile(self._quiet, self.FLOOR_PERCENTILE)
             self._open_above = floor * 10 ** (self.OPEN_DB / 10)
             self._since_floor = 0
