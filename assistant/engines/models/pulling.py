@@ -15,7 +15,7 @@ from assistant.engines.models.fetching import FetchContext
 from assistant.engines.models.registry import select
 from assistant.engines.models.report import human, say, warn
 from assistant.engines.models.spec import ModelFile, ModelSpec, Source, SourceError
-from assistant.engines.models.verify import Stamp, check_file, sha256_file
+from assistant.engines.models.verify import Stamp, check_file, sha256_mismatch
 
 
 def pull(models_dir: Path, names: Sequence[str]) -> int:
@@ -84,9 +84,8 @@ def install(source: Source, file: ModelFile, folder: Path, ctx: FetchContext) ->
     tmp = Path(name)
     try:
         source.fetch(file, tmp, ctx)
-        digest = sha256_file(tmp)
-        if digest != file.sha256:
-            raise SourceError(f"sha256 mismatch (got {digest[:12]}…, expected {file.sha256[:12]}…)")
+        if mismatch := sha256_mismatch(tmp, file):
+            raise SourceError(mismatch)
         tmp.chmod(0o644)
         os.replace(tmp, folder / file.name)
     finally:

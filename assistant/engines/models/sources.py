@@ -16,7 +16,7 @@ from assistant.engines.models import fetching
 from assistant.engines.models.fetching import FetchContext
 from assistant.engines.models.requantize import requantize_to_q8_0
 from assistant.engines.models.spec import ModelFile, Source, SourceError
-from assistant.engines.models.verify import sha256_file
+from assistant.engines.models.verify import sha256_mismatch
 
 DOWNLOAD_TIMEOUT_S = 30.0
 
@@ -130,9 +130,7 @@ class Requantized:
     def fetch(self, file: ModelFile, dest: Path, ctx: FetchContext) -> None:
         fetched = ctx.new_scratch() / self.original.name
         self.source.fetch(self.original, fetched, ctx)
-        digest = sha256_file(fetched)
-        if digest != self.original.sha256:
-            raise SourceError(f"{self.original.name}: sha256 mismatch (got {digest[:12]}…, expected "
-                              f"{self.original.sha256[:12]}…)")
+        if mismatch := sha256_mismatch(fetched, self.original):
+            raise SourceError(f"{self.original.name}: {mismatch}")
         requantize_to_q8_0(fetched, dest)
         fetched.unlink()

@@ -65,6 +65,12 @@ def sha256_file(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+def sha256_mismatch(path: Path, file: ModelFile) -> str | None:
+    """None when a fetched file is `file`'s bytes; else what differs, for the pull's error."""
+    digest = sha256_file(path)
+    return None if digest == file.sha256 else f"sha256 mismatch (got {digest[:12]}…, expected {file.sha256[:12]}…)"
+
+
 def check_file(folder: Path, file: ModelFile, stamp: Stamp) -> str | None:
     """None if verified, else "missing" / "corrupt (why)" / "unreadable (why)". Hashes unstamped files."""
     path = folder / file.name
