@@ -151,6 +151,7 @@ def test_twenty_spoken_turns_with_the_real_engines_leave_nothing_behind(config, 
             await engines.close()
 
     result = asyncio.run(run())
+    assert gc.get_freeze_count() == 0  # closed: what was frozen at loading is within the collector's reach again
     answered = [t for t in result.turns if t.outcome in ("replied", "interrupted")]
     assert len(answered) >= 20, [t.transcript for t in result.turns]
     assert sum(t.interrupted for t in answered) >= 2

@@ -7,6 +7,7 @@ and a test can put a scripted engine in any place.
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -251,3 +252,6 @@ class Engines:
         if self.words is not None:
             await self.words.close()
         await self.llm.close()
+        # load_engines froze what was alive then, out of the collector's sight: these engines, once dropped, must not
+        # stay behind in it (a bench or a test loads engines many times in one process)
+        gc.unfreeze()
