@@ -121,7 +121,7 @@ def test_a_turn_starts_on_speech_answers_at_the_first_quiet_frame_and_ends_after
     assert t.of(EndTurn) == [EndTurn(begin.turn, voiced_until)]
     assert len(t.of(StartAnswer)) == 1 and t.of(DropAnswer) == []  # the early answer was the right one
     assert t.states == [State.USER_SPEAKING, State.THINKING]
-    assert t.of(RetuneVad)[-1] == RetuneVad(t.config.barge_in.min_speech_ms)  # quicker trigger while it answers
+    assert t.of(RetuneVad)[-1] == RetuneVad(t.config.barge_in.min_speech_ms)  # barge-in's own trigger while it answers
     assert t.machine.answering == begin.turn
 
 
@@ -181,7 +181,7 @@ def test_a_hint_of_speech_pauses_the_reply_and_confirmed_speech_cuts_it_off():
     turn = answered_and_speaking(t)
     hint_at = t.frame * FRAME_SAMPLES
     assert t.feed(HINT) == [PauseReply()]
-    cut = speak(t, 96)
+    cut = speak(t, t.config.barge_in.min_speech_ms)  # the voiced time that confirms it
     barge = next(d for d in cut if isinstance(d, BargeIn))
     assert barge == BargeIn(turn, hint_at, was_paused=True)  # from the first hint, not when VAD was sure
     kinds = [type(d) for d in cut]

@@ -64,14 +64,17 @@ class SourceWatch:
         self._process = subprocess.Popen([pactl, "subscribe"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                          stdin=subprocess.DEVNULL)
 
+        def notify() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop may be closed by now (pactl outlived the session)
+                loop.call_soon_threadsafe(self.changed.set)
+
         def read() -> None:
             assert self._process.stdout is not None
             for line in self._process.stdout:  # "Event 'change' on source-output #7", "… on source #3"
                 if b" on source" in line:
-                    loop.call_soon_threadsafe(self.changed.set)
+                    notify()
             self._process.wait()  # reaped here, so closing never blocks the loop
-            with contextlib.suppress(RuntimeError):  # the loop may be closed by now
-                loop.call_soon_threadsafe(self.changed.set)
+            notify()
 
         threading.Thread(target=read, name="pactl-subscribe", daemon=True).start()
 

@@ -27,7 +27,7 @@ class SpeechDetector:
         self.reset()
 
     def set_min_speech_ms(self, ms: int) -> None:
-        """Barge-in wants a quicker trigger while the assistant talks than a turn start does."""
+        """While the assistant talks, barge-in confirms speech with its own voiced time (`[barge_in]`)."""
         self._min_speech = ms * SAMPLE_RATE // 1000
 
     def set_hangover_ms(self, ms: int) -> None:

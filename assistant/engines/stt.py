@@ -52,23 +52,25 @@ def trim_repeats(tokens: list[int], ends_sentence: Callable[[int], bool], min_ru
     return tokens
 
 
-_TAIL_AFTER_SENTENCE = re.compile(r"^(?P<kept>.*[.?!])\s+(?P<tail>\S+(?:\s+\S+)?)$", re.S)
+_SENTENCE_END = re.compile(r"[.?!](?=\s+\S)")
 
 
 def drop_restarted_tail(text: str) -> str:
-    """Drop one or two words after the last sentence end when they only restart the transcript.
+    """Drop what follows a sentence end when it only replays the transcript's opening words.
 
-    That is a loop cut short by the token cap ("…light breeze. The" after "The weather…"); the words may differ
-    in case or a letter ("Please remind me… Place"), which the token-level trim cannot see.
+    That is a loop the token-level trim cannot see, because the words come back in another case or with another
+    letter or mark: one cut short by the token cap ("…light breeze. The" after "The weather…", "Please remind me…
+    Place"), or a whole replay ("is five greater than three true. Is five greater than three true?"). A tail longer
+    than what comes before it says something new ("Thank you. Thank you very much.") and is kept.
     """
-    match = _TAIL_AFTER_SENTENCE.match(text.strip())
-    if not match:
-        return text
-    tail = match["tail"].lower().split()
-    opening = match["kept"].lower().split()[: len(tail)]
-    if all(difflib.SequenceMatcher(None, a.strip(".,?!"), b.strip(".,?!")).ratio() >= 0.7
-           for a, b in zip(tail, opening, strict=False)):
-        return match["kept"]
+    text = text.strip()
+    opening = text.lower().split()
+    for end in _SENTENCE_END.finditer(text):
+        kept, tail = text[: end.end()], text[end.end():].lower().split()
+        if len(tail) <= len(kept.split()) and all(
+                difflib.SequenceMatcher(None, a.strip(".,?!"), b.strip(".,?!")).ratio() >= 0.7
+                for a, b in zip(tail, opening, strict=False)):
+            return kept
     return text
 
 
