@@ -112,8 +112,13 @@ class ScriptedTts:
         await asyncio.sleep(self.delay)
         if self.fail_marker and self.fail_marker in text:
             raise RuntimeError(f"scripted TTS failure on {text!r}")
-        t = np.arange(int(0.06 * len(text) * rate)) / rate
+        t = np.arange(int(self.seconds(text) * rate)) / rate
         yield AudioChunk((0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), rate, text)
+
+    @staticmethod
+    def seconds(text: str) -> float:
+        """How long `text` plays."""
+        return 0.06 * len(text)
 
     def close(self) -> None:
         pass

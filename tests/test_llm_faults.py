@@ -196,13 +196,16 @@ def test_auto_hands_the_session_to_the_embedded_model_once_ollama_goes_away(conf
     llm_at_acts: list[str] = []
     with OllamaStandIn(models=[MODEL]) as server:
         cfg = ollama_config(config, server.host, backend="auto", max_tokens=12)
-        # The embedded model loads in the background while the spoken notice plays; importing llama.cpp holds the
-        # GIL for up to a second on a busy machine (noted as a product issue), so the 1 s TTS limit is not the point
-        cfg = dataclasses.replace(cfg, conversation=dataclasses.replace(cfg.conversation, tts_timeout_s=10.0))
         # the embedded model with limits of its own, not the fault tests' 0.6 s: a busy machine must not fail it
         slow_ok = dataclasses.replace(cfg, llm=dataclasses.replace(cfg.llm, first_token_timeout_s=5.0,
                                                                    token_timeout_s=5.0))
-        llm = FallbackLlm(OllamaLlm(cfg.llm), lambda: EmbeddedLlm.load(slow_ok))
+        load_started: list[float] = []
+
+        def load():
+            load_started.append(time.monotonic())
+            return EmbeddedLlm.load(slow_ok)
+
+        llm = FallbackLlm(OllamaLlm(cfg.llm), load)
         tts = RecordingTts(ScriptedTts())
         result, notices = converse(cfg, wav, tmp_path, ScriptedStt(), llm, tts,
                                    on_event=timed(events), control=acting(server, {1: stop}, llm_at_acts))
@@ -214,12 +217,15 @@ def test_auto_hands_the_session_to_the_embedded_model_once_ollama_goes_away(conf
     assert second.outcome == "failed"
     assert second.notice == "Ollama stopped answering (connection refused): using the embedded model from now on"
     assert seconds_to_notice(result, tts, 1) <= SLACK_S
+    # loaded once the notice had played, not while it was to be said: llama.cpp loads with the GIL held
+    spoken_at = next(at for at, text in tts.asked if text == SPOKEN_LLM_NOTICE)
+    assert load_started[0] >= spoken_at + ScriptedTts.seconds(SPOKEN_LLM_NOTICE)
     # answered by the embedded model (Ollama saw one request), whatever it said: a tiny model at temperature 0 may
     # well repeat the stand-in's earlier answer from the history
     assert third.outcome == "replied" and third.reply.strip()
     assert notices == [second.notice]  # said once, not again on the turn the embedded model answered
     assert llm.name.startswith("embedded SmolLM2")
-    # loaded in the background while the notice played: the third turn did not wait for the load
+    # loaded in the background before the next question: the third turn did not wait for the load
     assert third.times_ms["llm_first_token"] - third.times_ms["stt_final"] < 1500
 
 
@@ -244,9 +250,10 @@ NOT_OUTAGES = {
 }
 
 
-def run_fallback(config, server: OllamaStandIn, body, loader=None) -> list[str]:
-    """Run `await body(llm)` with a FallbackLlm over the stand-in; returns the fallback's load log."""
-    loads: list[str] = []
+def run_fallback(config, server: OllamaStandIn, body, loader=None, loads: list[str] | None = None) -> list[str]:
+    """Run `await body(llm)` with a FallbackLlm over the stand-in; returns the fallback's load log (`loads`, if
+    given, is that log: `body` may read it as it grows)."""
+    loads = [] if loads is None else loads
 
     async def load():
         loads.append("load")
@@ -276,14 +283,33 @@ def test_an_outage_fails_one_turn_with_a_one_time_notice_then_the_fallback_answe
         with pytest.raises(LlmError) as caught:
             await reply(llm)
         assert str(caught.value) == f"Ollama stopped answering ({cause}): using the embedded model from now on"
+        await asyncio.sleep(0.05)
+        assert loads == []  # not while the notice is still to be said: the load would delay it
+        assert caught.value.after_notice is not None
+        caught.value.after_notice()  # the notice has played
+        await asyncio.sleep(0)
+        assert loads == ["load"]  # in the background, before the next turn asks
         assert [await reply(llm) for _ in range(3)] == ["Embedded here."] * 3  # no further notice
         assert llm.name == "scripted"
         assert not llm.calls_tools  # from now on the intent layer serves the time and timers
 
     with OllamaStandIn(models=[MODEL]) as server:
-        loads = run_fallback(config, server, body)
+        loads: list[str] = []
+        run_fallback(config, server, body, loads=loads)
         assert len(server.requests) == 1 + (script is not None)
     assert loads == ["load"]
+
+
+def test_an_outage_notice_cut_off_the_next_turn_loads_the_fallback(config):
+    async def body(llm: FallbackLlm) -> None:
+        await asyncio.to_thread(server.stop)
+        with pytest.raises(LlmError, match="using the embedded model"):
+            await reply(llm)
+        # the user cut the notice off and asked again: its `after_notice` never ran
+        assert await reply(llm) == "Embedded here."
+
+    with OllamaStandIn(models=[MODEL]) as server:
+        assert run_fallback(config, server, body) == ["load"]
 
 
 @pytest.mark.parametrize("fault", NOT_OUTAGES)

@@ -139,6 +139,7 @@ class Answerer:
         if reply.user_message is None:  # a speculative answer: the history gets the message once it is confirmed
             messages.append(Message("user", text).for_llm())
         chunks: Chunks = asyncio.Queue()
+        failure: LlmError | str | None
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._speak(draft, reply, chunks))
@@ -152,7 +153,10 @@ class Answerer:
             heard = reply.heard_text()
             draft.reply = heard
             self._history.add(Message("assistant", heard, interrupted=True))
-            draft.outcome, draft.notice = Outcome.FAILED, failure  # its notice was shown when the failure happened
+            # its notice was shown when the failure happened
+            draft.outcome, draft.notice = Outcome.FAILED, str(failure)
+            if isinstance(failure, LlmError) and failure.after_notice is not None:
+                failure.after_notice()  # the spoken notice has played (`_speak` waited for it)
             return
         self._history.add(Message("assistant", draft.reply))
         draft.outcome = Outcome.REPLIED
@@ -162,9 +166,9 @@ class Answerer:
         reply.emit(Notice(message))
 
     async def _think(self, draft: TurnDraft, reply: Reply, chunks: Chunks, messages: list[dict[str, Any]],
-                     text: str) -> str | None:
+                     text: str) -> LlmError | None:
         """The reply as speakable chunks: a tool's answer to a plain request (the intent layer), else the LLM's
-        stream with its tool calls. Returns a failure message, or None."""
+        stream with its tool calls. Returns the LLM's failure, or None."""
         words = ReplyWords(draft, reply, chunks, self._now_ms)
         try:
             if (intent := self._intent(text)) is not None and self._tools is not None:
@@ -178,7 +182,7 @@ class Answerer:
         except LlmError as error:
             chunks.put_nowait((SPOKEN_LLM_NOTICE, True))
             reply.emit(Notice(str(error)))  # now, not once the spoken notice has played
-            return str(error)
+            return error
         finally:
             chunks.put_nowait(None)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
@@ -136,7 +136,14 @@ class SpeechToText(Protocol):
 
 
 class LlmError(UserError):
-    """The language model failed; `str()` is one line that says what to do."""
+    """The language model failed; `str()` is one line that says what to do.
+
+    `after_notice`, if given, is what the model wants done once the user has heard the turn's spoken notice.
+    """
+
+    def __init__(self, message: str, after_notice: Callable[[], object] | None = None) -> None:
+        super().__init__(message)
+        self.after_notice = after_notice
 
 
 @dataclass(frozen=True)
