@@ -31,14 +31,16 @@ def heard(samples: np.ndarray, until_s: float) -> np.ndarray:
                                                                            dtype=np.float32)])
 
 
-@pytest.mark.parametrize("file", ["questions-00.flac", "questions-03.flac"])
+@pytest.mark.parametrize("file", ["questions-00.flac", "cut_ins-00.flac"])
 def test_a_finished_question_scores_high_and_the_same_question_cut_mid_sentence_scores_low(smart_turn, file):
-    # "What is the capital | of France?", "What should I cook | for dinner tonight?" (measured: 0.97 against 0.35,
-    # and 0.99 against 0.28)
-    questions = {u.file: u for u in load_manifest()["questions"]}
+    # "What is the capital | of France?" (measured: 0.98 against 0.24), "Stop, what | time is it?" (0.96 against
+    # 0.30). Not "What should I cook | for dinner tonight?": its first half is a question too, scored 0.28 to 0.51 by
+    # different processors and ONNX Runtime versions. On x86 without VNNI, int8 kernels that saturate scored the
+    # capital's cut 0.76 (onnx.py keeps those groups in float there).
+    utterances = {u.file: u for group in load_manifest().values() for u in group}
     (split,) = [s for s in pause_points() if s["file"] == file]
-    samples = questions[file].samples()
-    finished = smart_turn.probability(heard(samples, questions[file].speech_end_s))
+    samples = utterances[file].samples()
+    finished = smart_turn.probability(heard(samples, utterances[file].speech_end_s))
     cut = smart_turn.probability(heard(samples, split["split_s"]))
     assert finished >= 0.9 and cut < 0.5, (finished, cut)
 
