@@ -164,9 +164,13 @@ def test_sound_server_restart_is_survived(own_devices):
         await tap.hears_the_mic()
         killed = time.monotonic()
         await asyncio.to_thread(stop_audio_devices)
-        lost = await tap.notice("microphone lost (the stream ended)", timeout=5)
-        await asyncio.sleep(1.5)
-        await asyncio.to_thread(start_audio_devices)
+        try:
+            # Usually PortAudio ends the stream at once ("the stream ended"); sometimes ALSA's pulse plugin just
+            # goes quiet instead, and a second without sound says the same ("no sound from it for a second").
+            lost = await tap.notice("microphone lost", timeout=5)
+            await asyncio.sleep(1.5)
+        finally:  # the module's later tests need the daemon back, whatever happened here
+            await asyncio.to_thread(start_audio_devices)
         restarted = time.monotonic()
         back = await tap.notice("microphone back", timeout=8)
         await tap.hears_the_mic()
