@@ -72,10 +72,14 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="the whole pipeline on a built-in spoken question, no microphone needed")
     demo.add_argument("--output", default="demo.wav", metavar="FILE.wav", help="the conversation (default demo.wav)")
+    demo.add_argument("--metrics", metavar="FILE", help="append per-turn JSON lines here")
     demo.add_argument("--json", action="store_true", help="print a JSON summary")
 
     listen = commands.add_parser("listen", help="talk through the microphone and speaker, in the plain terminal")
     _device_flags(listen)
+
+    forget = commands.add_parser("forget", help="delete the turn log: what you said and what was answered")
+    forget.add_argument("--timers", action="store_true", help="delete the timers and alarms too")
 
     commands.add_parser("devices", help="list the sound devices")
     doctor = commands.add_parser("doctor", help="check the setup: one screen to paste into an issue (exit 2 when it "
@@ -119,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             from assistant.engines.models.ensure import ensure
 
             ensure(_for_command(args, config), _MODEL_PARTS[args.command], assume_yes=args.yes)
+        if args.command in (None, "listen"):  # the commands that keep what the user said
+            _make_user_state_private(config)
         if args.command is None:
             return _listen(args, config) if args.no_tui else _tui(args, config)
         return _HANDLERS[args.command](args, config)
@@ -250,7 +256,8 @@ def _ask(args: argparse.Namespace, config: Config) -> int:
 def _demo(args: argparse.Namespace, config: Config) -> int:
     from assistant.frontends.demo import run_demo
 
-    result = asyncio.run(run_demo(config, args.output, on_progress=None if args.json else print))
+    result = asyncio.run(run_demo(config, args.output, on_progress=None if args.json else print,
+                                  metrics_path=args.metrics))
     _print_duplex(result, args.json)
     if not args.json:
         print(f"\nwrote the conversation to {args.output}")
@@ -284,6 +291,24 @@ def _check_sound_devices() -> None:
     devices = list_devices()
     if not devices:
         resolve_device("", "input", devices)  # raises the one-line NoDeviceError
+
+
+def _make_user_state_private(config: Config) -> None:
+    from assistant.user_state import tighten_user_state
+
+    if notice := tighten_user_state(config):
+        print(f"voice-assistant: {notice}", file=sys.stderr)
+
+
+def _forget(args: argparse.Namespace, config: Config) -> int:
+    from assistant.user_state import forget
+
+    removed = forget(config, timers=args.timers)
+    for path in removed:
+        print(f"deleted {path}")
+    if not removed:
+        print("nothing to forget: no turn log" + (" or timers" if args.timers else "") + " was kept")
+    return 0
 
 
 def _devices(args: argparse.Namespace, config: Config) -> int:
@@ -326,6 +351,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "ask": _ask,
     "demo": _demo,
     "listen": _listen,
+    "forget": _forget,
     "devices": _devices,
     "doctor": _doctor,
     "config": _config,

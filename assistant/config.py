@@ -144,8 +144,10 @@ class ConversationConfig:
                                         min=200, max=200000)
     stt_timeout_s: float = setting(10.0, "longest wait for a final transcript", min=0.5, max=120)
     tts_timeout_s: float = setting(15.0, "longest wait for one chunk of speech", min=0.5, max=120)
-    metrics_file: str = setting("~/.local/state/voice-assistant/turns.jsonl",
-                                "one JSON line per turn: transcript, reply, latency (\"\" = off)")
+    metrics_file: str = setting("turns.jsonl", "the turn log of `listen` and the TUI, one JSON line per turn: "
+                                "transcript, reply, latency (a bare name lives in the state folder; \"\" = off)")
+    metrics_max_mb: float = setting(10.0, "the turn log is moved aside to NAME.1 past this size (one previous file "
+                                    "kept)", min=0.01, max=100000)
 
 
 @dataclass(frozen=True)
@@ -194,8 +196,8 @@ class ToolsConfig:
     intents: str = setting("auto", "answer time, timer and alarm requests without the model: auto = when the "
                                    "model cannot call tools (the embedded one)", choices=("auto", "always", "off"))
     timezone: str = setting("", "time zone of the clock tools (an IANA name; \"\" = the system's)")
-    state_file: str = setting("", "timers and alarms kept across restarts (\"\" = timers.json in "
-                                  "~/.local/state/voice-assistant)")
+    state_file: str = setting("", "timers and alarms kept across restarts (\"\" = timers.json; a bare name "
+                                  "lives in the state folder)")
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,19 @@ def user_state_dir() -> Path:
     return user_state_path(APP_NAME, appauthor=False)
 
 
+def state_file(configured: str) -> Path:
+    """A file kept between runs as configured: a bare name ("turns.jsonl") lives in the state folder, a path (with a
+    folder or ~) is taken as it is."""
+    if len(Path(configured).parts) == 1 and not configured.startswith("~"):
+        return user_state_dir() / configured
+    return Path(configured).expanduser()
+
+
+def turn_log_path(metrics_file: str) -> Path | None:
+    """`[conversation] metrics_file` as a path ("" = no turn log)."""
+    return state_file(metrics_file) if metrics_file else None
+
+
 def user_cache_dir() -> Path:
     """Where the assistant keeps what it can always make again (measurements, optimised model graphs):
     `$XDG_CACHE_HOME/voice-assistant`, else ~/.cache/voice-assistant (the platform's own folder elsewhere)."""

@@ -21,6 +21,7 @@ class OutputPathError(UserError):
 _OUTPUTS = (("say", "output", "--output", False), ("demo", "output", "--output", False),
             ("converse", "output", "--output", False), ("ask", "output", "--output", False),
             ("converse", "metrics", "--metrics", True), ("ask", "metrics", "--metrics", True),
+            ("demo", "metrics", "--metrics", True),
             ("bench", "json", "--json", False))
 # (command, attribute): the audio files each command reads (None = the TUI's --input).
 _ROOM_NAMES = ("desk", "living-room", "kitchen")  # `converse --echo-ir` also takes a synthesised room's name

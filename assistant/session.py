@@ -23,6 +23,7 @@ from assistant.core.thread_priority import Role
 from assistant.core.tooling import Toolbox
 from assistant.core.turn_log import TurnLog
 from assistant.errors import NoMicrophoneError, UserError
+from assistant.paths import turn_log_path
 
 if TYPE_CHECKING:
     from assistant.audio.echo_path import EchoSimulation
@@ -100,8 +101,7 @@ async def open_session(config: Config, audio: AudioPlan | None = None, *, engine
         if toolbox is None and config.tools.enabled:
             toolbox = await asyncio.to_thread(load_toolbox, config, True)
         speaker = await _open_speaker(config, audio, capture, relay, played)
-        log_path = config.conversation.metrics_file if metrics_path is None else metrics_path
-        conversation = Conversation(config, engines, microphone, speaker, TurnLog(log_path or None), toolbox)
+        conversation = Conversation(config, engines, microphone, speaker, turn_log(config, metrics_path), toolbox)
         relay.conversation = conversation
         yield Session(config, engines, microphone, capture, speaker, conversation, toolbox)
     finally:
@@ -122,6 +122,12 @@ async def open_session(config: Config, audio: AudioPlan | None = None, *, engine
                 played.close()  # the speaker's stream may outlive the session (its close is not waited for)
             if own_engines and engines is not None:
                 await engines.close()
+
+
+def turn_log(config: Config, metrics_path: str | Path | None = None) -> TurnLog:
+    """The turn log: `metrics_path` if given ("" = none), else `[conversation] metrics_file`."""
+    path = turn_log_path(config.conversation.metrics_file) if metrics_path is None else metrics_path or None
+    return TurnLog(path, max_bytes=round(config.conversation.metrics_max_mb * 2**20))
 
 
 def load_toolbox(config: Config, keep_timers: bool) -> Toolbox:

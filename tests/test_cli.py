@@ -48,7 +48,7 @@ def test_ask_prints_a_json_summary_and_writes_the_reply(tmp_path, question_voice
     place([(0.3, question_voice("What colour is the sky?"))], total_s=3.0, path=tmp_path / "in.wav")
     config = isolated_config(tmp_path, tts='engine = "piper"')
     result = run_cli("--config", str(config), "ask", str(tmp_path / "in.wav"), "--output", str(tmp_path / "out.wav"),
-                     "--json")
+                     "--json", "--metrics", str(tmp_path / "asked.jsonl"))
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     (turn,) = summary["turns"]
@@ -58,8 +58,9 @@ def test_ask_prints_a_json_summary_and_writes_the_reply(tmp_path, question_voice
                                      "first_tts_chunk", "first_audio"}
     assert turn["voice_to_voice_ms"] > 0 and summary["loop_stall_ms"]["max"] >= 0
     assert soundfile.info(str(tmp_path / "out.wav")).duration >= 3.0
-    logged = [json.loads(line) for line in (tmp_path / "turns.jsonl").read_text().splitlines()]
+    logged = [json.loads(line) for line in (tmp_path / "asked.jsonl").read_text().splitlines()]
     assert [t["transcript"] for t in logged] == [turn["transcript"]]
+    assert not (tmp_path / "turns.jsonl").exists()  # the config's turn log is the user's conversations: not this run
 
 
 def test_demo_runs_the_whole_pipeline_without_a_microphone(tmp_path):
@@ -68,5 +69,6 @@ def test_demo_runs_the_whole_pipeline_without_a_microphone(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "you:       What is the capital of France?" in result.stdout
     assert "voice-to-voice" in result.stdout and "event loop: max stall" in result.stdout
+    assert not (tmp_path / "turns.jsonl").exists()  # a demo is not the user's conversation
     info = soundfile.info(str(tmp_path / "demo.wav"))
     assert info.samplerate == 24_000 and info.duration > 3.0

@@ -74,7 +74,7 @@ def test_two_hundred_turns_typed_and_cut_off_leave_nothing_behind(config, tmp_pa
     soundfile.write(str(tmp_path / "in.wav"), noise, SAMPLE_RATE)
     budget = 600  # small, so the history is trimmed many times over
     cfg = dataclasses.replace(config, conversation=dataclasses.replace(
-        config.conversation, metrics_file=str(tmp_path / "turns.jsonl"), history_budget_chars=budget))
+        config.conversation, history_budget_chars=budget))
     def question(n: int) -> str:
         return f"Question number {n}, with a few more words to fill the history."
 
@@ -103,7 +103,7 @@ def test_two_hundred_turns_typed_and_cut_off_leave_nothing_behind(config, tmp_pa
 
     async def run():
         try:
-            return await run_duplex(cfg, tmp_path / "in.wav", None, engines=engines, control=soak,
+            return await run_duplex(cfg, tmp_path / "in.wav", None, log, engines=engines, control=soak,
                                     max_turns=turns)
         finally:
             engines.vad.close()
@@ -126,8 +126,7 @@ def test_twenty_spoken_turns_with_the_real_engines_leave_nothing_behind(config, 
     place(spoken, total_s=spoken[-1][0] + 6.0, path=tmp_path / "in.wav")
     cfg = dataclasses.replace(
         config, llm=dataclasses.replace(config.llm, backend="embedded", max_tokens=10),
-        tts=dataclasses.replace(config.tts, engine="piper"),
-        conversation=dataclasses.replace(config.conversation, metrics_file=str(tmp_path / "turns.jsonl")))
+        tts=dataclasses.replace(config.tts, engine="piper"))
     samples: list[Snapshot] = []
 
     async def watch(conversation) -> None:
@@ -146,7 +145,8 @@ def test_twenty_spoken_turns_with_the_real_engines_leave_nothing_behind(config, 
         engines = await load_engines(cfg)
         assert gc.get_freeze_count() > 10_000  # the loaded engines are out of the collector's sight
         try:
-            return await run_duplex(cfg, tmp_path / "in.wav", None, engines=engines, control=watch)
+            return await run_duplex(cfg, tmp_path / "in.wav", None, tmp_path / "turns.jsonl", engines=engines,
+                                    control=watch)
         finally:
             await engines.close()
 

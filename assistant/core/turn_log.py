@@ -6,8 +6,14 @@ import json
 import os
 from pathlib import Path
 
+from assistant.core.private_files import open_private
 from assistant.core.records import TurnRecord
 from assistant.core.worker_thread import EngineThread
+
+
+def rotated_out(path: Path) -> Path:
+    """Where the part of the log that `TurnLog` moved aside is kept."""
+    return path.with_name(path.name + ".1")
 
 
 class TurnLog:
@@ -16,11 +22,16 @@ class TurnLog:
     Each record goes out in one append-mode write(), so a killed process leaves whole lines only; the file is
     never truncated. A line cut short some other way (power loss mid-write) is left on a line of its own, and
     readers skip it: every line that ends in a newline and parses is a complete turn.
+
+    The file is the user's alone (0600, its folder 0700 if new). A record that would take it past `max_bytes` first
+    moves it aside to `NAME.1` (replacing the one before), so the log keeps between `max_bytes` and twice that.
     """
 
-    def __init__(self, path: str | Path | None) -> None:
+    def __init__(self, path: str | Path | None, max_bytes: int | None = None) -> None:
         self.path = Path(path).expanduser() if path else None
+        self.max_bytes = max_bytes
         self._thread = EngineThread("turn-log")
+
 
     async def append(self, record: TurnRecord) -> None:
         if self.path:
@@ -28,9 +39,10 @@ class TurnLog:
 
     def _write(self, line: str) -> None:
         assert self.path is not None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         data = line.encode("utf-8")
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        if self.max_bytes is not None and self._size() > 0 and self._size() + len(data) > self.max_bytes:
+            os.replace(self.path, rotated_out(self.path))  # what was written stays whole, in the previous file
+        fd = open_private(self.path, os.O_RDWR | os.O_APPEND)
         try:
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":  # a torn last line must not swallow this record
@@ -40,6 +52,13 @@ class TurnLog:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+    def _size(self) -> int:
+        assert self.path is not None
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
 
     def close(self) -> None:
         self._thread.close()

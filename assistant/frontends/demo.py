@@ -23,8 +23,8 @@ QUESTION = "What is the capital of France?"
 LEAD_S, TRAIL_S = 0.5, 1.0
 
 
-async def run_demo(config: Config, output: str | Path,
-                   on_progress: Callable[[str], None] | None = None) -> DuplexResult:
+async def run_demo(config: Config, output: str | Path, on_progress: Callable[[str], None] | None = None,
+                   metrics_path: str | Path | None = None) -> DuplexResult:
     progress = on_progress or (lambda message: None)
     progress("loading engines…")
     engines = await load_engines(config, lambda info: progress(str(info)))
@@ -37,7 +37,7 @@ async def run_demo(config: Config, output: str | Path,
             reply = Path(folder) / "reply.wav"
             await asyncio.to_thread(write_wav, asked, [question], SAMPLE_RATE)
             progress(f'asking: "{QUESTION}"')
-            result = await run_duplex(config, asked, reply, engines=engines)
+            result = await run_duplex(config, asked, reply, metrics_path, engines=engines)
             await asyncio.to_thread(_mix, asked, reply, output, config.audio.output_sample_rate)
     finally:
         await engines.close()

@@ -58,6 +58,7 @@ async def run_duplex(config: Config, input_path: str | Path, output_path: str | 
     """Play `input_path` into the pipeline as the microphone and record the speaker into `output_path`.
 
     Ends once the input has been played and the assistant is idle again (or after `max_turns` answered turns).
+    Its turns go to `metrics_path` only: a run on files is never written into the user's own turn log.
     Timers set during the run live only for the run (unless `toolbox` says otherwise).
     `control`, if given, runs beside the conversation (e.g. pressing push-to-talk at set times); `echo`, if given,
     carries what the speaker plays into the microphone. `watch_loop` measures the event loop's stalls (a ticker
@@ -68,7 +69,8 @@ async def run_duplex(config: Config, input_path: str | Path, output_path: str | 
         # A run of its own, on the input's timeline: the user's timers are neither announced nor changed by it.
         toolbox = await asyncio.to_thread(load_toolbox, config, False)
     monitor = LoopMonitor()
-    async with open_session(config, plan, engines=engines, metrics_path=metrics_path, toolbox=toolbox) as session:
+    async with open_session(config, plan, engines=engines, metrics_path=metrics_path or "",
+                            toolbox=toolbox) as session:
         conversation, microphone = session.conversation, session.capture
         assert isinstance(microphone, WavMicrophone) and isinstance(session.speaker, WavSpeaker)
         if on_event:

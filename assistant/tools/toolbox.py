@@ -15,7 +15,7 @@ from typing import Any
 from assistant.config import ToolsConfig
 from assistant.core.tooling import Announcement, Countdown, ToolCall, ToolError
 from assistant.errors import ConfigError
-from assistant.paths import user_state_dir
+from assistant.paths import state_file
 from assistant.tools.clock import Clock, TimeTools
 from assistant.tools.intents import match_intent
 from assistant.tools.schema import Tool, ToolFunction, make_tool
@@ -57,7 +57,7 @@ class ToolRegistry:
 
 
 def timers_path(config: ToolsConfig) -> Path:
-    return Path(config.state_file).expanduser() if config.state_file else user_state_dir() / "timers.json"
+    return state_file(config.state_file or "timers.json")
 
 
 def open_toolbox(config: ToolsConfig, clock: Clock | None = None, extra: Iterable[ToolFunction] = (),

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.core.private_files import open_private
+
 MAX_LOG_BYTES = 1 << 20
 
 
@@ -31,10 +33,9 @@ def stderr_to_log(path: Path) -> Iterator[StderrLog]:
     """fd 2 → `path` (appended) inside the block; sys.stderr and sys.__stderr__ stay on the terminal."""
     log = StderrLog(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         # Each run appends; past MAX_LOG_BYTES the old chatter is dropped, so it never grows without end.
         stale = path.is_file() and path.stat().st_size > MAX_LOG_BYTES
-        log_fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | (os.O_TRUNC if stale else 0), 0o644)
+        log_fd = open_private(path, os.O_WRONLY | os.O_APPEND | (os.O_TRUNC if stale else 0))
     except OSError:  # nowhere to put them: better scribbles than no TUI
         yield log
         return
